@@ -1,0 +1,4 @@
+{
+  description = "a flake.nix without an outputs attribute";
+  inputs = { };
+}

@@ -1,0 +1,114 @@
+//! The vocabulary stored in the database, with the stable string forms used in SQL, the CLI
+//! and reports. Changing a string here changes stored data: add, never rename.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::DataError;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DataError;
+
+            fn from_str(s: &str) -> Result<Self, DataError> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(DataError::Corrupt(format!(
+                        concat!("unknown ", stringify!($name), " '{}'"),
+                        other
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// How one test (flake × implementation × resolver) ended.
+    Outcome {
+        /// Locked, enumerated, and every output evaluated.
+        Pass = "pass",
+        /// Some outputs evaluated, some failed.
+        Partial = "partial",
+        LockFail = "lock-fail",
+        /// Locked, but the outputs could not even be listed.
+        EnumerateFail = "enumerate-fail",
+        /// The wall-clock limit ran out.
+        Timeout = "timeout",
+        /// gnfc's own fault (scratch dir, executor, missing binary): never blamed on a flake.
+        HarnessError = "harness-error",
+    }
+}
+
+string_enum! {
+    /// How one output's evaluation ended.
+    OutputStatus {
+        Pass = "pass",
+        Fail = "fail",
+        Timeout = "timeout",
+        /// Not evaluated because the test's time ran out before its turn.
+        Skipped = "skipped",
+    }
+}
+
+string_enum! {
+    /// The steps of a test, in order; stderr is stored per stage.
+    Stage {
+        /// Copying the source and making it a git tree: gnfc's work, not the flake's.
+        Prepare = "prepare",
+        Lock = "lock",
+        Enumerate = "enumerate",
+        Eval = "eval",
+    }
+}
+
+impl Outcome {
+    /// Whether the flake under test failed (as opposed to passing or gnfc failing).
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Outcome::Pass)
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn string_forms_round_trip() {
+        for o in Outcome::ALL {
+            assert_eq!(o.as_str().parse::<Outcome>().unwrap(), *o);
+        }
+        for s in OutputStatus::ALL {
+            assert_eq!(s.as_str().parse::<OutputStatus>().unwrap(), *s);
+        }
+        for s in Stage::ALL {
+            assert_eq!(s.as_str().parse::<Stage>().unwrap(), *s);
+        }
+        assert!("passed".parse::<Outcome>().is_err());
+    }
+}

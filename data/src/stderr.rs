@@ -1,0 +1,91 @@
+//! Reading stored stderr back, for re-classification and triage.
+
+use sqlx::Row;
+
+use crate::blob::decompress;
+use crate::{DataError, Db, Stage};
+
+/// The stderr of one failed stage or output, with the class it has now.
+#[derive(Debug, Clone)]
+pub struct StderrRow {
+    pub test_id: i64,
+    pub implementation: String,
+    pub stage: Stage,
+    /// `""` unless `stage` is `eval`.
+    pub attr_path: String,
+    pub text: StoredStderr,
+    pub class: Option<String>,
+}
+
+/// Stderr as stored: what the executor kept, and how much there was.
+#[derive(Debug, Clone)]
+pub struct StoredStderr {
+    pub kept: Vec<u8>,
+    pub total_bytes: i64,
+}
+
+impl Db {
+    /// The stderr behind every class of a run: that of the failing stage of each failed test,
+    /// and that of each failed output.
+    pub async fn classified_stderr(&self, run_id: i64) -> Result<Vec<StderrRow>, DataError> {
+        // A test's class comes from its lock, enumerate or prepare stage; an output's from its
+        // own eval. Partial tests take their class from outputs, so their eval rows suffice.
+        let rows = sqlx::query(
+            "SELECT s.test_id, t.implementation, s.stage, s.attr_path, s.content, s.total_bytes,
+                 CASE WHEN s.stage = 'eval' THEN o.error_class ELSE t.error_class END
+             FROM stderr s
+             JOIN tests t ON t.id = s.test_id
+             LEFT JOIN outputs o ON o.test_id = s.test_id AND o.attr_path = s.attr_path
+             WHERE t.run_id = $1
+               AND ((s.stage <> 'eval' AND t.error_class IS NOT NULL
+                     AND t.outcome NOT IN ('partial', 'timeout'))
+                    OR (s.stage = 'eval' AND o.status = 'fail'))
+             ORDER BY s.test_id, s.stage, s.attr_path",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let content: Vec<u8> = row.try_get(4)?;
+                Ok(StderrRow {
+                    test_id: row.try_get(0)?,
+                    implementation: row.try_get(1)?,
+                    stage: row.try_get::<String, _>(2)?.parse()?,
+                    attr_path: row.try_get(3)?,
+                    text: StoredStderr {
+                        kept: decompress(&content)?,
+                        total_bytes: row.try_get(5)?,
+                    },
+                    class: row.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The stored stderr of one stage of a test (for `eval`, of one output).
+    pub async fn stderr(
+        &self,
+        test_id: i64,
+        stage: Stage,
+        attr_path: &str,
+    ) -> Result<Option<StoredStderr>, DataError> {
+        let row = sqlx::query(
+            "SELECT content, total_bytes FROM stderr
+             WHERE test_id = $1 AND stage = $2 AND attr_path = $3",
+        )
+        .bind(test_id)
+        .bind(stage.as_str())
+        .bind(attr_path)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let content: Vec<u8> = row.try_get(0)?;
+            Ok(StoredStderr {
+                kept: decompress(&content)?,
+                total_bytes: row.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,408 @@
+//! Tests: claiming pending ones, recording results atomically, reading them back.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::blob::{compress, sha256_hex};
+use crate::flakes::{flake_from_row, FLAKE_COLUMNS};
+use crate::{now_ms, DataError, Db, FlakeRow, Outcome, OutputStatus, Stage};
+
+/// An error class as the classifier assigned it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Classification {
+    /// Id of the rule that matched (`unknown` when none did).
+    pub class: String,
+    pub category: String,
+    /// What the rule captured, e.g. the missing attribute's name.
+    pub detail: Option<String>,
+}
+
+/// A test waiting to be run.
+#[derive(Debug, Clone)]
+pub struct PendingTest {
+    pub test_id: i64,
+    pub flake: FlakeRow,
+    pub implementation: String,
+    pub resolver: String,
+    pub attempt: i64,
+}
+
+/// The result of one output's evaluation.
+#[derive(Debug, Clone)]
+pub struct OutputRecord {
+    pub attr_path: String,
+    pub status: OutputStatus,
+    pub drv_path: Option<String>,
+    pub eval_ms: i64,
+    pub class: Option<Classification>,
+}
+
+/// The stderr of one stage (for `eval`, of one output), capped by the executor.
+#[derive(Debug, Clone)]
+pub struct StderrRecord {
+    pub stage: Stage,
+    /// The output evaluated, `""` for the other stages.
+    pub attr_path: String,
+    /// What was kept (the executor keeps the head and the tail).
+    pub kept: Vec<u8>,
+    /// How many bytes the stage wrote in all.
+    pub total_bytes: u64,
+}
+
+/// Everything one finished test produced, recorded in one transaction.
+#[derive(Debug, Clone)]
+pub struct TestRecord {
+    pub outcome: Outcome,
+    pub exit_code: Option<i64>,
+    pub class: Option<Classification>,
+    pub lock_ms: Option<i64>,
+    pub enumerate_ms: Option<i64>,
+    pub eval_ms: Option<i64>,
+    pub total_ms: i64,
+    /// The lockfile the resolver produced (or kept), stored once per distinct content.
+    pub lockfile: Option<Vec<u8>>,
+    pub outputs: Vec<OutputRecord>,
+    pub stderr: Vec<StderrRecord>,
+}
+
+/// A recorded test as reports read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestRow {
+    pub id: i64,
+    pub flake_id: i64,
+    pub flake: String,
+    pub implementation: String,
+    pub resolver: String,
+    pub outcome: Option<Outcome>,
+    pub class: Option<String>,
+    pub category: Option<String>,
+    pub detail: Option<String>,
+    pub exit_code: Option<i64>,
+    pub lock_ms: Option<i64>,
+    pub enumerate_ms: Option<i64>,
+    pub eval_ms: Option<i64>,
+    pub total_ms: Option<i64>,
+    pub lockfile_hash: Option<String>,
+    pub attempt: i64,
+    pub outputs_total: i64,
+    pub outputs_failed: i64,
+}
+
+/// A recorded output as reports read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputRow {
+    pub test_id: i64,
+    pub attr_path: String,
+    pub status: OutputStatus,
+    pub drv_path: Option<String>,
+    pub eval_ms: i64,
+    pub class: Option<String>,
+    pub category: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Tests of one combo with one outcome (or class): the unit of summaries.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ComboCount {
+    pub implementation: String,
+    pub resolver: String,
+    /// The outcome, or the error class, depending on the query.
+    pub key: String,
+    pub category: Option<String>,
+    pub count: i64,
+}
+
+/// A new class for a stored test or output, from re-classification.
+#[derive(Debug, Clone)]
+pub struct ClassUpdate {
+    pub test_id: i64,
+    /// `None` for the test itself, else the output's attribute path.
+    pub attr_path: Option<String>,
+    pub class: Classification,
+}
+
+fn opt_parse<T: std::str::FromStr<Err = DataError>>(
+    s: Option<String>,
+) -> Result<Option<T>, DataError> {
+    s.map(|s| s.parse()).transpose()
+}
+
+impl Db {
+    /// The tests of a run that have no result yet: a fresh run's whole plan, or what a killed
+    /// run left undone.
+    pub async fn pending_tests(&self, run_id: i64) -> Result<Vec<PendingTest>, DataError> {
+        let sql = format!(
+            "SELECT t.id, t.implementation, t.resolver, t.attempt, {FLAKE_COLUMNS}
+             FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id
+             WHERE t.run_id = $1 AND t.outcome IS NULL ORDER BY t.id"
+        );
+        let rows = sqlx::query(&sql).bind(run_id).fetch_all(&self.pool).await?;
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let flake = flake_from_row(row, 4)?;
+            pending.push(PendingTest {
+                test_id: row.try_get(0)?,
+                implementation: row.try_get(1)?,
+                resolver: row.try_get(2)?,
+                attempt: row.try_get(3)?,
+                flake,
+            });
+        }
+        Ok(pending)
+    }
+
+    /// Notes that a test is starting once more; returns its attempt number (1 for the first).
+    pub async fn start_test(&self, test_id: i64) -> Result<i64, DataError> {
+        let attempt: i64 = sqlx::query_scalar(
+            "UPDATE tests SET attempt = attempt + 1 WHERE id = $1 RETURNING attempt",
+        )
+        .bind(test_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(attempt)
+    }
+
+    /// Records a finished test with its outputs, stderr and lockfile, all or nothing: a test
+    /// interrupted before this returns stays pending and is run again on resume.
+    pub async fn record_test(&self, test_id: i64, record: &TestRecord) -> Result<(), DataError> {
+        // Compress outside the transaction: it is the slow part and needs no lock.
+        let lockfile = match &record.lockfile {
+            Some(content) => Some((sha256_hex(content), compress(content)?, lock_nodes(content))),
+            None => None,
+        };
+        let stderr = record
+            .stderr
+            .iter()
+            .map(|s| Ok((s, compress(&s.kept)?)))
+            .collect::<Result<Vec<_>, DataError>>()?;
+
+        let mut tx = self.pool.begin().await?;
+        if let Some((hash, content, nodes)) = &lockfile {
+            sqlx::query(
+                "INSERT INTO lockfiles (hash, content, size, nodes) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(hash)
+            .bind(content.as_slice())
+            .bind(record.lockfile.as_ref().map_or(0, |l| l.len() as i64))
+            .bind(*nodes)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // A test re-run after a crash may have left nothing, but be safe against half state.
+        sqlx::query("DELETE FROM outputs WHERE test_id = $1")
+            .bind(test_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM stderr WHERE test_id = $1")
+            .bind(test_id)
+            .execute(&mut *tx)
+            .await?;
+        let class = record.class.as_ref();
+        sqlx::query(
+            "UPDATE tests SET outcome = $1, error_class = $2, error_category = $3,
+                 error_detail = $4, exit_code = $5, lock_ms = $6, enumerate_ms = $7,
+                 eval_ms = $8, total_ms = $9, lockfile_hash = $10, finished_at = $11
+             WHERE id = $12",
+        )
+        .bind(record.outcome.as_str())
+        .bind(class.map(|c| c.class.as_str()))
+        .bind(class.map(|c| c.category.as_str()))
+        .bind(class.and_then(|c| c.detail.as_deref()))
+        .bind(record.exit_code)
+        .bind(record.lock_ms)
+        .bind(record.enumerate_ms)
+        .bind(record.eval_ms)
+        .bind(record.total_ms)
+        .bind(lockfile.as_ref().map(|(hash, _, _)| hash.as_str()))
+        .bind(now_ms())
+        .bind(test_id)
+        .execute(&mut *tx)
+        .await?;
+        for output in &record.outputs {
+            let class = output.class.as_ref();
+            sqlx::query(
+                "INSERT INTO outputs (test_id, attr_path, status, drv_path, eval_ms,
+                     error_class, error_category, error_detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(test_id)
+            .bind(&output.attr_path)
+            .bind(output.status.as_str())
+            .bind(output.drv_path.as_deref())
+            .bind(output.eval_ms)
+            .bind(class.map(|c| c.class.as_str()))
+            .bind(class.map(|c| c.category.as_str()))
+            .bind(class.and_then(|c| c.detail.as_deref()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (s, content) in &stderr {
+            sqlx::query(
+                "INSERT INTO stderr (test_id, stage, attr_path, content, total_bytes, kept_bytes)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(test_id)
+            .bind(s.stage.as_str())
+            .bind(&s.attr_path)
+            .bind(content.as_slice())
+            .bind(i64::try_from(s.total_bytes).unwrap_or(i64::MAX))
+            .bind(s.kept.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every test of a run, recorded or not, in plan order.
+    pub async fn tests(&self, run_id: i64) -> Result<Vec<TestRow>, DataError> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.flake_id, r.owner, r.name, f.subdir, t.implementation, t.resolver,
+                 t.outcome, t.error_class, t.error_category, t.error_detail, t.exit_code,
+                 t.lock_ms, t.enumerate_ms, t.eval_ms, t.total_ms, t.lockfile_hash, t.attempt,
+                 (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id),
+                 (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id AND o.status <> 'pass')
+             FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id
+             WHERE t.run_id = $1 ORDER BY t.id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let (owner, name, subdir): (String, String, String) =
+                    (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+                Ok(TestRow {
+                    id: row.try_get(0)?,
+                    flake_id: row.try_get(1)?,
+                    flake: if subdir.is_empty() {
+                        format!("{owner}/{name}")
+                    } else {
+                        format!("{owner}/{name}/{subdir}")
+                    },
+                    implementation: row.try_get(5)?,
+                    resolver: row.try_get(6)?,
+                    outcome: opt_parse(row.try_get(7)?)?,
+                    class: row.try_get(8)?,
+                    category: row.try_get(9)?,
+                    detail: row.try_get(10)?,
+                    exit_code: row.try_get(11)?,
+                    lock_ms: row.try_get(12)?,
+                    enumerate_ms: row.try_get(13)?,
+                    eval_ms: row.try_get(14)?,
+                    total_ms: row.try_get(15)?,
+                    lockfile_hash: row.try_get(16)?,
+                    attempt: row.try_get(17)?,
+                    outputs_total: row.try_get(18)?,
+                    outputs_failed: row.try_get(19)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every recorded output of a run.
+    pub async fn outputs(&self, run_id: i64) -> Result<Vec<OutputRow>, DataError> {
+        let rows = sqlx::query(
+            "SELECT o.test_id, o.attr_path, o.status, o.drv_path, o.eval_ms, o.error_class,
+                 o.error_category, o.error_detail
+             FROM outputs o JOIN tests t ON t.id = o.test_id
+             WHERE t.run_id = $1 ORDER BY o.test_id, o.id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutputRow {
+                    test_id: row.try_get(0)?,
+                    attr_path: row.try_get(1)?,
+                    status: row.try_get::<String, _>(2)?.parse()?,
+                    drv_path: row.try_get(3)?,
+                    eval_ms: row.try_get(4)?,
+                    class: row.try_get(5)?,
+                    category: row.try_get(6)?,
+                    detail: row.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Recorded tests per combo and outcome.
+    pub async fn outcome_counts(&self, run_id: i64) -> Result<Vec<ComboCount>, DataError> {
+        self.combo_counts(
+            "SELECT implementation, resolver, outcome, NULL, COUNT(*) FROM tests
+             WHERE run_id = $1 AND outcome IS NOT NULL
+             GROUP BY implementation, resolver, outcome
+             ORDER BY implementation, resolver, outcome",
+            run_id,
+        )
+        .await
+    }
+
+    /// Failed tests per combo and error class, most frequent first.
+    pub async fn class_counts(&self, run_id: i64) -> Result<Vec<ComboCount>, DataError> {
+        self.combo_counts(
+            "SELECT implementation, resolver, error_class, MAX(error_category), COUNT(*)
+             FROM tests
+             WHERE run_id = $1 AND error_class IS NOT NULL
+             GROUP BY implementation, resolver, error_class
+             ORDER BY COUNT(*) DESC, implementation, resolver, error_class",
+            run_id,
+        )
+        .await
+    }
+
+    async fn combo_counts(&self, sql: &str, run_id: i64) -> Result<Vec<ComboCount>, DataError> {
+        let rows = sqlx::query(sql).bind(run_id).fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                Ok(ComboCount {
+                    implementation: row.try_get(0)?,
+                    resolver: row.try_get(1)?,
+                    key: row.try_get(2)?,
+                    category: row.try_get(3)?,
+                    count: row.try_get(4)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Stores new classes for tests and outputs in one transaction.
+    pub async fn update_classes(&self, updates: &[ClassUpdate]) -> Result<(), DataError> {
+        let mut tx = self.pool.begin().await?;
+        for u in updates {
+            let query = match &u.attr_path {
+                None => sqlx::query(
+                    "UPDATE tests SET error_class = $1, error_category = $2, error_detail = $3
+                     WHERE id = $4",
+                ),
+                Some(_) => sqlx::query(
+                    "UPDATE outputs SET error_class = $1, error_category = $2, error_detail = $3
+                     WHERE test_id = $4 AND attr_path = $5",
+                ),
+            };
+            let query = query
+                .bind(&u.class.class)
+                .bind(&u.class.category)
+                .bind(u.class.detail.as_deref())
+                .bind(u.test_id);
+            let query = match &u.attr_path {
+                None => query,
+                Some(attr) => query.bind(attr),
+            };
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Number of locked inputs in a lockfile (its nodes less the root); 0 when it is not JSON.
+fn lock_nodes(content: &[u8]) -> i64 {
+    serde_json::from_slice::<serde_json::Value>(content)
+        .ok()
+        .and_then(|v| v.get("nodes")?.as_object().map(|n| n.len()))
+        .map_or(0, |n| i64::try_from(n.saturating_sub(1)).unwrap_or(0))
+}

@@ -1,0 +1,169 @@
+//! `gnfc corpus add | list`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use gnfc_data::{NewFlake, NewRepo};
+use gnfc_scrapers::{discover_local, SourceStore};
+
+use super::{pick_run, Context};
+use crate::conformance;
+
+pub async fn add(
+    ctx: &Context,
+    mut paths: Vec<PathBuf>,
+    list: Option<PathBuf>,
+    as_repo: bool,
+) -> anyhow::Result<ExitCode> {
+    if let Some(list) = list {
+        paths.extend(read_list(&list)?);
+    }
+    let db = ctx.db().await?;
+    let store = SourceStore::new(ctx.storage().join("sources"));
+    let mut failures = 0;
+    let (mut flakes_total, mut flakes_new) = (0, 0);
+    for path in &paths {
+        let repos = match discover_local(path, as_repo) {
+            Ok(repos) => repos,
+            Err(e) => {
+                eprintln!("error: {e}");
+                failures += 1;
+                continue;
+            }
+        };
+        for repo in repos {
+            // Snapshotting reads the whole tree: keep it off the async workers.
+            let repo_path = repo.path.clone();
+            let store = store.clone();
+            let snapshot = tokio::task::spawn_blocking(move || store.import(&repo_path)).await?;
+            let snapshot = match snapshot {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", repo.path.display());
+                    failures += 1;
+                    continue;
+                }
+            };
+            for problem in &snapshot.problems {
+                eprintln!("error: {}: {}", problem.path.display(), problem.message);
+                failures += 1;
+            }
+            if snapshot.flakes.is_empty() {
+                if snapshot.problems.is_empty() {
+                    eprintln!(
+                        "warning: {} holds no flake.nix; skipped",
+                        repo.path.display()
+                    );
+                }
+                continue;
+            }
+            let new_repo = NewRepo {
+                forge: "local".to_owned(),
+                owner: repo.owner.clone(),
+                name: repo.name.clone(),
+                url: format!("file://{}", repo.path.display()),
+                stars: None,
+                default_branch: None,
+            };
+            let flakes: Vec<NewFlake> = snapshot
+                .flakes
+                .iter()
+                .map(|(subdir, file)| NewFlake {
+                    subdir: subdir.clone(),
+                    flake_file: file.clone(),
+                })
+                .collect();
+            let added = db
+                .add_snapshot(
+                    &new_repo,
+                    &snapshot.revision,
+                    &snapshot.dir.to_string_lossy(),
+                    &flakes,
+                )
+                .await?;
+            flakes_total += flakes.len();
+            flakes_new += added;
+            if !ctx.quiet {
+                println!(
+                    "{}/{}: {} flake{} ({} new)",
+                    repo.owner,
+                    repo.name,
+                    flakes.len(),
+                    if flakes.len() == 1 { "" } else { "s" },
+                    added
+                );
+            }
+        }
+    }
+    if !ctx.quiet {
+        println!("{flakes_total} flakes added ({flakes_new} new); `gnfc corpus list` shows them");
+    }
+    Ok(if failures > 0 {
+        eprintln!("{failures} problem(s) above; everything else was added");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads a list file: one directory per line, relative to the list's own directory.
+fn read_list(list: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let text = std::fs::read_to_string(list)
+        .with_context(|| format!("cannot read the list {}", list.display()))?;
+    let base = list.parent().unwrap_or(Path::new("."));
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| base.join(l))
+        .collect())
+}
+
+pub async fn list(ctx: &Context) -> anyhow::Result<ExitCode> {
+    let db = ctx.db().await?;
+    let corpus = db.corpus().await?;
+    if corpus.is_empty() {
+        println!("the corpus is empty: add flakes with `gnfc corpus add PATH`");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for flake in &corpus {
+        let short = flake.revision.get(..19).unwrap_or(&flake.revision);
+        let odd_file = if flake.flake_file == "flake.nix" {
+            String::new()
+        } else {
+            format!("  ({})", flake.flake_file)
+        };
+        println!("{:<50} {short}{odd_file}", flake.label());
+    }
+    println!("{} flakes", corpus.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn check(ctx: &Context, run: Option<&str>) -> anyhow::Result<ExitCode> {
+    let db = ctx.db().await?;
+    let run = pick_run(&db, run).await?;
+    let check = conformance::check_run(&db, run.id).await?;
+    for m in &check.mismatches {
+        println!(
+            "MISMATCH {} {}: expected {}, got {}",
+            m.flake, m.combo, m.expected, m.got
+        );
+    }
+    println!(
+        "run '{}': {} tests checked against expectations, {} mismatches{}",
+        run.name,
+        check.checked,
+        check.mismatches.len(),
+        if check.without_expectation > 0 {
+            format!(" ({} tests have no expect.toml)", check.without_expectation)
+        } else {
+            String::new()
+        }
+    );
+    Ok(if check.mismatches.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,91 @@
+//! One module per subcommand; [`dispatch`] picks it.
+
+mod classify;
+mod corpus;
+mod report;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use gnfc_data::{Db, RunRow};
+
+use crate::cli::{Cli, Command, CorpusCommand};
+use crate::config::{self, Loaded};
+
+/// What every command starts from: the configuration and where results live.
+#[derive(Debug)]
+pub struct Context {
+    pub config: Loaded,
+    pub db_url: String,
+    pub quiet: bool,
+}
+
+impl Context {
+    fn new(cli: &Cli) -> anyhow::Result<Context> {
+        let config = config::load(cli.config.as_deref())?;
+        let db_url = match &cli.db {
+            Some(db) if db.contains("://") || db.starts_with("sqlite:") => db.clone(),
+            Some(path) => format!("sqlite://{path}"),
+            None => config.database_url(),
+        };
+        Ok(Context {
+            db_url: config::resolve_sqlite_url(&db_url, &std::env::current_dir()?),
+            config,
+            quiet: cli.quiet,
+        })
+    }
+
+    pub async fn db(&self) -> anyhow::Result<Db> {
+        Ok(Db::open(&self.db_url).await?)
+    }
+
+    /// The storage directory (source snapshots, scratch).
+    pub fn storage(&self) -> PathBuf {
+        self.config.path(&self.config.config.storage.dir)
+    }
+}
+
+/// The named run, or the latest one.
+pub(crate) async fn pick_run(db: &Db, run: Option<&str>) -> anyhow::Result<RunRow> {
+    match run {
+        Some(run) => Ok(db.run(run).await?),
+        None => db
+            .latest_run()
+            .await?
+            .context("no runs recorded yet: start one with `gnfc run`"),
+    }
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Init { path, force } = &cli.command {
+        return init(path, *force);
+    }
+    let ctx = Context::new(&cli)?;
+    match cli.command {
+        Command::Init { .. } => unreachable!("handled above"),
+        Command::Corpus(CorpusCommand::Add { paths, list, repo }) => {
+            corpus::add(&ctx, paths, list, repo).await
+        }
+        Command::Corpus(CorpusCommand::List) => corpus::list(&ctx).await,
+        Command::Corpus(CorpusCommand::Check { run }) => corpus::check(&ctx, run.as_deref()).await,
+        Command::Run(args) => run::run(&ctx, args).await,
+        Command::Status { run } => report::status(&ctx, run.as_deref()).await,
+        Command::Classify { run } => classify::classify(&ctx, run.as_deref()).await,
+        Command::Report { run, format } => report::report(&ctx, run.as_deref(), format).await,
+    }
+}
+
+fn init(path: &std::path::Path, force: bool) -> anyhow::Result<ExitCode> {
+    if path.exists() && !force {
+        anyhow::bail!(
+            "{} already exists; pass --force to overwrite it",
+            path.display()
+        );
+    }
+    std::fs::write(path, config::DEFAULT_TOML)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}

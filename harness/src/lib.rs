@@ -1,0 +1,13 @@
+//! gnfc: the Great Nix Flake Check.
+//!
+//! The harness ties the crates together: it reads the configuration, plans runs (flakes ×
+//! implementations × resolvers), schedules tests onto an executor, records results in the
+//! database and prints reports. See `docs/ARCHITECTURE.md` for the whole picture.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod conformance;
+pub mod outputs;
+pub mod procedure;
+pub mod scheduler;

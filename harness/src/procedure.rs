@@ -1,0 +1,480 @@
+//! One test: a flake, an implementation, a resolver — lock, enumerate, evaluate.
+//!
+//! The steps follow seed 001: take a private copy of the repo, let the resolver deal with the
+//! committed flake.lock (delete it, keep it, or require it), lock, list the well-known
+//! outputs, and evaluate each output's drvPath on its own so one broken output does not hide
+//! the others. Everything a step prints to stderr is kept and classified; anything that goes
+//! wrong on gnfc's side is `harness-error`, never the flake's failure.
+
+use std::time::{Duration, Instant};
+
+use gnfc_classifier::{Class, RuleSet};
+use gnfc_containers::{Command, ExecOutput, Executor, Exit, Limits, Sandbox, SandboxSpec};
+use gnfc_data::{
+    Classification, FlakeRow, Outcome, OutputRecord, OutputStatus, Stage, StderrRecord, TestRecord,
+};
+
+use crate::config::{Config, EvalMode, Implementation, LockFilePolicy, Resolver};
+use crate::outputs::{enumerate_expr, parse_enumeration, Output};
+
+/// Everything one test needs to know.
+#[derive(Debug, Clone, Copy)]
+pub struct TestSpec<'a> {
+    pub flake: &'a FlakeRow,
+    pub implementation: &'a Implementation,
+    pub resolver_name: &'a str,
+    pub resolver: &'a Resolver,
+    pub config: &'a Config,
+}
+
+fn empty_record() -> TestRecord {
+    TestRecord {
+        outcome: Outcome::HarnessError,
+        exit_code: None,
+        class: None,
+        lock_ms: None,
+        enumerate_ms: None,
+        eval_ms: None,
+        total_ms: 0,
+        lockfile: None,
+        outputs: Vec::new(),
+        stderr: Vec::new(),
+    }
+}
+
+/// The record of a test gnfc could not even start, with `message` as its stderr.
+pub fn harness_failure(message: String) -> TestRecord {
+    let mut record = empty_record();
+    record.class = Some(harness_class(&message));
+    record.stderr.push(StderrRecord {
+        stage: Stage::Prepare,
+        attr_path: String::new(),
+        total_bytes: message.len() as u64,
+        kept: message.into_bytes(),
+    });
+    record
+}
+
+/// Runs one test in a fresh sandbox and returns what to record.
+pub async fn run_test(executor: &dyn Executor, rules: &RuleSet, spec: TestSpec<'_>) -> TestRecord {
+    let started = Instant::now();
+    let mut test = Test {
+        rules,
+        spec,
+        deadline: started + Duration::from_secs(spec.config.limits.timeout_secs),
+        record: empty_record(),
+    };
+    let sandbox_spec = SandboxSpec {
+        source: spec.flake.source_dir.clone().into(),
+        nix_config: spec
+            .implementation
+            .options
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect(),
+        env: Vec::new(),
+        limits: Limits {
+            stderr_bytes: spec.config.limits.stderr_bytes,
+            stdout_bytes: spec.config.limits.stdout_bytes,
+        },
+    };
+    match executor.sandbox(&sandbox_spec).await {
+        Ok(sandbox) => {
+            test.run(sandbox.as_ref()).await;
+            if let Err(e) = sandbox.destroy().await {
+                tracing::warn!("sandbox cleanup: {e}");
+            }
+        }
+        Err(e) => test.harness_error(format!("gnfc: {e}")),
+    }
+    test.record.total_ms = millis(started.elapsed());
+    test.record
+}
+
+struct Test<'a> {
+    rules: &'a RuleSet,
+    spec: TestSpec<'a>,
+    deadline: Instant,
+    record: TestRecord,
+}
+
+/// A step ended the test; the record already says how.
+struct Stop;
+
+impl Test<'_> {
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    fn subdir_path(&self, file: &str) -> String {
+        match self.spec.flake.subdir.as_str() {
+            "" => file.to_owned(),
+            dir => format!("{dir}/{file}"),
+        }
+    }
+
+    fn nix(&self) -> Command {
+        let cmd = &self.spec.implementation.command;
+        Command::new(&cmd[0]).args(cmd[1..].iter().cloned())
+    }
+
+    fn harness_error(&mut self, message: String) {
+        self.record.outcome = Outcome::HarnessError;
+        self.record.class = Some(harness_class(&message));
+        self.keep_stderr(Stage::Prepare, "", message.into_bytes(), None);
+    }
+
+    fn keep_stderr(&mut self, stage: Stage, attr_path: &str, kept: Vec<u8>, total: Option<u64>) {
+        if kept.is_empty() {
+            return;
+        }
+        self.record.stderr.push(StderrRecord {
+            stage,
+            attr_path: attr_path.to_owned(),
+            total_bytes: total.unwrap_or(kept.len() as u64),
+            kept,
+        });
+    }
+
+    fn classify(&self, stage: Stage, stderr: &[u8]) -> Classification {
+        to_record(self.rules.classify(stage, stderr))
+    }
+
+    /// Ends the test as failed at `stage` with the command's output.
+    fn fail(&mut self, stage: Stage, outcome: Outcome, out: &ExecOutput) -> Stop {
+        let stderr = out.stderr.bytes();
+        self.record.outcome = outcome;
+        self.record.exit_code = Some(i64::from(out.exit.code()));
+        self.record.class = Some(if out.exit == Exit::TimedOut {
+            timeout_class()
+        } else {
+            self.classify(stage, &stderr)
+        });
+        Stop
+    }
+
+    /// Runs a command within the test's remaining time, keeping its stderr.
+    async fn exec(
+        &mut self,
+        sandbox: &dyn Sandbox,
+        stage: Stage,
+        attr_path: &str,
+        command: &Command,
+    ) -> Result<ExecOutput, Stop> {
+        match sandbox.run(command, self.remaining()).await {
+            Ok(out) => {
+                self.keep_stderr(
+                    stage,
+                    attr_path,
+                    out.stderr.bytes(),
+                    Some(out.stderr.total()),
+                );
+                Ok(out)
+            }
+            Err(e) => {
+                self.harness_error(format!("gnfc: {e}"));
+                Err(Stop)
+            }
+        }
+    }
+
+    async fn run(&mut self, sandbox: &dyn Sandbox) {
+        // Every step either continues or has already filled in the record.
+        let _ = self.steps(sandbox).await;
+    }
+
+    async fn steps(&mut self, sandbox: &dyn Sandbox) -> Result<(), Stop> {
+        let flake_ref = self.prepare(sandbox).await?;
+        self.lock(sandbox, &flake_ref).await?;
+        let outputs = self.enumerate(sandbox, &flake_ref).await?;
+        self.evaluate(sandbox, &flake_ref, &outputs).await;
+        Ok(())
+    }
+
+    /// Applies the resolver's lockfile policy and commits the copy into a fresh git tree, so
+    /// that Nix sees the repo as a user's checkout: relative `path:` inputs between flakes of
+    /// one repo resolve, and untracked junk does not leak in.
+    async fn prepare(&mut self, sandbox: &dyn Sandbox) -> Result<String, Stop> {
+        let lock_path = self.subdir_path("flake.lock");
+        let io_error = |this: &mut Self, e: gnfc_containers::ExecError| {
+            this.harness_error(format!("gnfc: {e}"));
+            Stop
+        };
+        match self.spec.resolver.lock_file {
+            LockFilePolicy::Delete => sandbox
+                .remove(&lock_path)
+                .await
+                .map_err(|e| io_error(self, e))?,
+            LockFilePolicy::Keep => {}
+            LockFilePolicy::Require => {
+                if !sandbox
+                    .exists(&lock_path)
+                    .await
+                    .map_err(|e| io_error(self, e))?
+                {
+                    let message = format!(
+                        "gnfc: resolver '{}' needs the repo's own flake.lock, but {lock_path} \
+                         does not exist\n",
+                        self.spec.resolver_name
+                    );
+                    self.record.outcome = Outcome::LockFail;
+                    self.record.class = Some(self.classify(Stage::Lock, message.as_bytes()));
+                    self.keep_stderr(Stage::Lock, "", message.into_bytes(), None);
+                    return Err(Stop);
+                }
+            }
+        }
+        let git = |args: &[&str]| {
+            Command::new("git")
+                .args(["-c", "user.name=gnfc", "-c", "user.email=gnfc@localhost"])
+                .args(args.iter().copied())
+        };
+        for command in [
+            git(&["init", "--quiet"]),
+            git(&["add", "--all", "--force"]),
+            git(&[
+                "commit",
+                "--quiet",
+                "--no-gpg-sign",
+                "--allow-empty",
+                "-m",
+                "source",
+            ]),
+        ] {
+            let out = self.exec(sandbox, Stage::Prepare, "", &command).await?;
+            if !out.exit.success() {
+                let message = format!(
+                    "gnfc: preparing the source failed: `git {}` exited with {}",
+                    command.args[4..].join(" "),
+                    out.exit.code()
+                );
+                self.harness_error(message);
+                return Err(Stop);
+            }
+        }
+        Ok(flake_ref(sandbox.source_dir(), &self.spec.flake.subdir))
+    }
+
+    async fn lock(&mut self, sandbox: &dyn Sandbox, flake_ref: &str) -> Result<(), Stop> {
+        let nix = &self.spec.implementation.command;
+        let mut argv: Vec<String> = Vec::new();
+        for arg in &self.spec.resolver.lock {
+            match arg.as_str() {
+                "{nix}" => argv.extend(nix.iter().cloned()),
+                other => argv.push(other.replace("{flake}", flake_ref)),
+            }
+        }
+        let command = Command::new(&argv[0]).args(argv[1..].iter().cloned());
+        let started = Instant::now();
+        let out = self.exec(sandbox, Stage::Lock, "", &command).await?;
+        self.record.lock_ms = Some(millis(started.elapsed()));
+        if !out.exit.success() {
+            let outcome = timeout_or(out.exit, Outcome::LockFail);
+            return Err(self.fail(Stage::Lock, outcome, &out));
+        }
+        match sandbox.read(&self.subdir_path("flake.lock")).await {
+            Ok(lock) => self.record.lockfile = lock,
+            Err(e) => {
+                self.harness_error(format!("gnfc: {e}"));
+                return Err(Stop);
+            }
+        }
+        Ok(())
+    }
+
+    async fn enumerate(
+        &mut self,
+        sandbox: &dyn Sandbox,
+        flake_ref: &str,
+    ) -> Result<Vec<Output>, Stop> {
+        let config = self.spec.config;
+        let expr = enumerate_expr(flake_ref, &config.outputs, &config.run.systems);
+        let command = self
+            .nix()
+            .args(["eval", "--json", "--impure", "--expr"])
+            .arg(expr);
+        let started = Instant::now();
+        let out = self.exec(sandbox, Stage::Enumerate, "", &command).await?;
+        self.record.enumerate_ms = Some(millis(started.elapsed()));
+        if !out.exit.success() {
+            let outcome = timeout_or(out.exit, Outcome::EnumerateFail);
+            return Err(self.fail(Stage::Enumerate, outcome, &out));
+        }
+        parse_enumeration(&out.stdout.bytes(), &config.outputs).map_err(|message| {
+            self.harness_error(message);
+            Stop
+        })
+    }
+
+    async fn evaluate(&mut self, sandbox: &dyn Sandbox, flake_ref: &str, outputs: &[Output]) {
+        let mut eval_ms = 0;
+        let mut timed_out = false;
+        for output in outputs {
+            let attr = output.display();
+            if timed_out {
+                self.record.outputs.push(OutputRecord {
+                    attr_path: attr,
+                    status: OutputStatus::Skipped,
+                    drv_path: None,
+                    eval_ms: 0,
+                    class: None,
+                });
+                continue;
+            }
+            let record = self.evaluate_one(sandbox, flake_ref, output, &attr).await;
+            eval_ms += record.eval_ms;
+            timed_out = record.status == OutputStatus::Timeout;
+            self.record.outputs.push(record);
+        }
+        self.record.eval_ms = Some(eval_ms);
+        let first_failed = self
+            .record
+            .outputs
+            .iter()
+            .find(|o| matches!(o.status, OutputStatus::Fail | OutputStatus::Timeout));
+        (
+            self.record.outcome,
+            self.record.exit_code,
+            self.record.class,
+        ) = match first_failed {
+            _ if timed_out => (Outcome::Timeout, Some(124), Some(timeout_class())),
+            Some(o) => (Outcome::Partial, Some(0), o.class.clone()),
+            None => (Outcome::Pass, Some(0), None),
+        };
+    }
+
+    async fn evaluate_one(
+        &mut self,
+        sandbox: &dyn Sandbox,
+        flake_ref: &str,
+        output: &Output,
+        attr: &str,
+    ) -> OutputRecord {
+        let mut record = OutputRecord {
+            attr_path: attr.to_owned(),
+            status: OutputStatus::Fail,
+            drv_path: None,
+            eval_ms: 0,
+            class: None,
+        };
+        let path = match output.installable_path() {
+            Ok(path) => path,
+            Err(message) => {
+                record.class = Some(self.classify(Stage::Eval, message.as_bytes()));
+                self.keep_stderr(Stage::Eval, attr, message.into_bytes(), None);
+                return record;
+            }
+        };
+        let command = match output.eval {
+            EvalMode::DrvPath => self
+                .nix()
+                .args(["eval", "--raw"])
+                .arg(format!("{flake_ref}#{path}.drvPath")),
+            EvalMode::AttrNames => self
+                .nix()
+                .args(["eval", "--json"])
+                .arg(format!("{flake_ref}#{path}"))
+                .args(["--apply", "builtins.attrNames"]),
+        };
+        let started = Instant::now();
+        let out = match sandbox.run(&command, self.remaining()).await {
+            Ok(out) => out,
+            Err(e) => {
+                let message = format!("gnfc: {e}");
+                record.class = Some(harness_class(&message));
+                self.keep_stderr(Stage::Eval, attr, message.into_bytes(), None);
+                return record;
+            }
+        };
+        record.eval_ms = millis(started.elapsed());
+        let stderr = out.stderr.bytes();
+        match out.exit {
+            Exit::TimedOut => {
+                record.status = OutputStatus::Timeout;
+                record.class = Some(timeout_class());
+            }
+            exit if exit.success() => {
+                record.status = OutputStatus::Pass;
+                if output.eval == EvalMode::DrvPath {
+                    record.drv_path = Some(out.stdout.text().trim().to_owned());
+                }
+            }
+            _ => record.class = Some(self.classify(Stage::Eval, &stderr)),
+        }
+        self.keep_stderr(Stage::Eval, attr, stderr, Some(out.stderr.total()));
+        record
+    }
+}
+
+/// `git+file:///path?dir=sub`, percent-encoding both so spaces, `!` and unicode in a repo's
+/// directory names reach Nix intact.
+fn flake_ref(source_dir: &str, subdir: &str) -> String {
+    let mut out = format!("git+file://{}", percent_encode(source_dir, b"/"));
+    if !subdir.is_empty() {
+        out.push_str("?dir=");
+        out.push_str(&percent_encode(subdir, b"/"));
+    }
+    out
+}
+
+fn percent_encode(s: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn timeout_or(exit: Exit, outcome: Outcome) -> Outcome {
+    if exit == Exit::TimedOut {
+        Outcome::Timeout
+    } else {
+        outcome
+    }
+}
+
+fn timeout_class() -> Classification {
+    Classification {
+        class: "timeout".to_owned(),
+        category: "limits".to_owned(),
+        detail: None,
+    }
+}
+
+fn harness_class(message: &str) -> Classification {
+    Classification {
+        class: "harness-error".to_owned(),
+        category: "harness".to_owned(),
+        detail: message.lines().next().map(str::to_owned),
+    }
+}
+
+pub fn to_record(class: Class) -> Classification {
+    Classification {
+        class: class.id,
+        category: class.category.as_str().to_owned(),
+        detail: class.detail,
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn flake_refs_encode_odd_directories() {
+        assert_eq!(flake_ref("/s/src", ""), "git+file:///s/src");
+        assert_eq!(
+            flake_ref("/s/src", "dir with space/ä!"),
+            "git+file:///s/src?dir=dir%20with%20space/%C3%A4%21"
+        );
+    }
+}
