@@ -385,7 +385,10 @@ description = "generic"
     fn oversized_rule_is_rejected_at_load() {
         let huge = "[[rule]]\nid = \"huge\"\npattern = '''\\w{1000}\\w{1000}\\w{1000}'''\ncategory = \"flake\"\ndescription = \"d\"\n";
         let e = set(huge).unwrap_err().to_string();
-        assert!(e.contains("rule #1 'huge'") && e.contains("size limit"), "{e}");
+        assert!(
+            e.contains("rule #1 'huge'") && e.contains("size limit"),
+            "{e}"
+        );
     }
 
     #[test]

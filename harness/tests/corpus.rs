@@ -1,0 +1,172 @@
+//! End to end with the host's real Nix: the conformance corpus meets its expectations, and a
+//! run killed with SIGKILL and resumed ends exactly like an uninterrupted one.
+
+// Test helpers panic on anything unexpected: that is how a test fails.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+
+/// Per-test limit for the corpus: its never-finishing flake must hit it, everything else
+/// finishes in a second or two.
+const TIMEOUT: &str = "20";
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(GNFC);
+        cmd.current_dir(self.dir.path())
+            .env_remove("GNFC_DB")
+            .arg("--quiet")
+            .args(args);
+        cmd
+    }
+
+    fn gnfc(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "gnfc {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn storage(&self) -> PathBuf {
+        self.dir.path().join(".gnfc")
+    }
+
+    /// (flake, combo) → "outcome class" for every test of a run.
+    fn results(&self, run: &str) -> BTreeMap<(String, String), String> {
+        let out = self.gnfc(&["report", "--run", run, "--format", "json"]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let key = (
+                    t["flake"].as_str().unwrap().to_owned(),
+                    format!(
+                        "{}/{}",
+                        t["implementation"].as_str().unwrap(),
+                        t["resolver"].as_str().unwrap()
+                    ),
+                );
+                (key, format!("{} {}", t["outcome"], t["class"]))
+            })
+            .collect()
+    }
+
+    fn recorded(&self, run: &str) -> Option<(u64, u64)> {
+        let out = self.command(&["status", run]).output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().find(|l| l.contains(" tests recorded"))?;
+        let mut words = line.split_whitespace();
+        let done = words.next()?.parse().ok()?;
+        let planned = words.nth(1)?.parse().ok()?;
+        Some((done, planned))
+    }
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")
+}
+
+/// Processes whose command line mentions `needle` (sandboxes live under the storage dir).
+fn processes_mentioning(needle: &Path) -> Vec<String> {
+    let needle = needle.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&needle))
+        .collect()
+}
+
+#[test]
+fn corpus_meets_expectations_and_survives_sigkill() {
+    let ws = Workspace::new();
+    let corpus = corpus_dir();
+    ws.gnfc(&["corpus", "add", corpus.to_str().unwrap()]);
+
+    // 1. An uninterrupted run meets every expectation.
+    ws.gnfc(&["run", "--name", "full", "--timeout", TIMEOUT, "--jobs", "2"]);
+    let check = ws
+        .command(&["corpus", "check", "--run", "full"])
+        .output()
+        .unwrap();
+    let check_text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "corpus expectations not met:\n{check_text}"
+    );
+    assert!(check_text.contains(", 0 mismatches"), "{check_text}");
+    let full = ws.results("full");
+    assert!(full.len() >= 30, "only {} tests ran", full.len());
+
+    // 2. The same plan, killed with SIGKILL part-way.
+    let mut child = ws
+        .command(&[
+            "run",
+            "--name",
+            "killed",
+            "--timeout",
+            TIMEOUT,
+            "--jobs",
+            "2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run never got going"
+        );
+        if let Some((done, planned)) = ws.recorded("killed") {
+            assert!(done < planned, "the run finished before it could be killed");
+            if done >= planned / 3 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (done_at_kill, planned) = ws.recorded("killed").unwrap();
+    assert!(done_at_kill < planned);
+    // Its evaluations died with it (parent-death signal), not left running as orphans.
+    std::thread::sleep(Duration::from_millis(500));
+    let orphans = processes_mentioning(&ws.storage().join("scratch"));
+    assert!(orphans.is_empty(), "orphaned processes: {orphans:?}");
+
+    // 3. Resuming runs only what is missing and ends exactly like the uninterrupted run.
+    ws.gnfc(&["run", "--resume", "killed", "--jobs", "2"]);
+    assert_eq!(ws.recorded("killed"), Some((planned, planned)));
+    let resumed = ws.results("killed");
+    assert_eq!(resumed, full);
+    let status = ws.gnfc(&["status"]);
+    let listing = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        listing.lines().filter(|l| l.contains("finished")).count() == 2,
+        "{listing}"
+    );
+}

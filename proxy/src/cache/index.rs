@@ -1,0 +1,328 @@
+//! The cache index in SQLite: which request got which response, plus per-host counters.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
+use sqlx::sqlite::SqliteSynchronous;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::Row;
+
+use crate::error::{ProxyError, Result};
+use crate::stats::{CacheStats, HostStats};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// One stored response.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body_sha256: String,
+    pub(crate) body_len: u64,
+}
+
+/// A response about to be stored.
+#[derive(Debug)]
+pub(crate) struct NewEntry<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) primary: &'a str,
+    pub(crate) vary: &'a [String],
+    pub(crate) method: &'a str,
+    pub(crate) url: &'a str,
+    pub(crate) host: &'a str,
+    pub(crate) status: u16,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body_sha256: &'a str,
+    pub(crate) body_len: u64,
+}
+
+/// The SQLite index.
+#[derive(Debug, Clone)]
+pub(crate) struct Index {
+    pool: SqlitePool,
+}
+
+impl Index {
+    /// Opens `path`, creating it if `create`, and brings its schema up to date.
+    pub(crate) async fn open(path: &Path, create: bool) -> Result<Self> {
+        let open_error = |source| ProxyError::CacheOpen {
+            path: PathBuf::from(path),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(open_error)?
+            .filename(path)
+            .create_if_missing(create)
+            // WAL: lookups from many requests go on while one response is being stored,
+            // and `gnfc proxy stats` can read while the proxy runs.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            // SQLite has one writer at a time; a few connections serve concurrent reads.
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|source| ProxyError::Migrate {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The `Vary` names recorded for a primary key (empty when none).
+    pub(crate) async fn vary(&self, primary: &str) -> Result<Vec<String>> {
+        let names: Option<String> =
+            sqlx::query_scalar("SELECT names FROM vary WHERE primary_key = ?1")
+                .bind(primary)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(names
+            .map(|n| {
+                n.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    pub(crate) async fn lookup(&self, key: &str) -> Result<Option<Entry>> {
+        let row = sqlx::query(
+            "SELECT status, headers, body_sha256, body_len FROM entries WHERE key = ?1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status: i64 = row.try_get("status")?;
+        let headers: Vec<u8> = row.try_get("headers")?;
+        let body_len: i64 = row.try_get("body_len")?;
+        Ok(Some(Entry {
+            status: u16::try_from(status).unwrap_or(0),
+            headers: decode_headers(&headers),
+            body_sha256: row.try_get("body_sha256")?,
+            body_len: u64::try_from(body_len).unwrap_or(0),
+        }))
+    }
+
+    /// Stores an entry (replacing one with the same key) and its `Vary` names. Returns the
+    /// blob of a replaced entry when no entry uses it any more, for the caller to delete.
+    pub(crate) async fn insert(&self, entry: &NewEntry<'_>) -> Result<Option<String>> {
+        let mut tx = self.pool.begin().await?;
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT body_sha256 FROM entries WHERE key = ?1")
+                .bind(entry.key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO entries \
+             (key, primary_key, method, url, host, status, headers, body_sha256, body_len, stored_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .bind(entry.key)
+        .bind(entry.primary)
+        .bind(entry.method)
+        .bind(entry.url)
+        .bind(entry.host)
+        .bind(i64::from(entry.status))
+        .bind(encode_headers(entry.headers))
+        .bind(entry.body_sha256)
+        .bind(i64::try_from(entry.body_len).unwrap_or(i64::MAX))
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT OR REPLACE INTO vary (primary_key, names) VALUES (?1, ?2)")
+            .bind(entry.primary)
+            .bind(entry.vary.join(","))
+            .execute(&mut *tx)
+            .await?;
+        let orphan = match old {
+            Some(old) if old != entry.body_sha256 => {
+                let users: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE body_sha256 = ?1")
+                        .bind(&old)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                (users == 0).then_some(old)
+            }
+            _ => None,
+        };
+        tx.commit().await?;
+        Ok(orphan)
+    }
+
+    /// Forgets every entry whose body is this blob (it failed verification).
+    pub(crate) async fn drop_blob(&self, sha256: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM entries WHERE body_sha256 = ?1")
+            .bind(sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Adds hit and miss counts per host.
+    pub(crate) async fn add_counts(&self, counts: &[(String, u64, u64)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (host, hits, misses) in counts {
+            sqlx::query(
+                "INSERT INTO host_counters (host, hits, misses) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (host) DO UPDATE SET hits = hits + ?2, misses = misses + ?3",
+            )
+            .bind(host)
+            .bind(i64::try_from(*hits).unwrap_or(i64::MAX))
+            .bind(i64::try_from(*misses).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Entries, bytes and counters per host, and the totals.
+    pub(crate) async fn stats(&self) -> Result<CacheStats> {
+        let mut hosts: std::collections::BTreeMap<String, HostStats> = Default::default();
+        let rows = sqlx::query(
+            "SELECT host, COUNT(*) AS entries, COALESCE(SUM(body_len), 0) AS bytes \
+             FROM entries GROUP BY host",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let host: String = row.try_get("host")?;
+            let stats = hosts
+                .entry(host.clone())
+                .or_insert_with(|| HostStats::new(host));
+            stats.entries = non_negative(row.try_get("entries")?);
+            stats.bytes = non_negative(row.try_get("bytes")?);
+        }
+        let rows = sqlx::query("SELECT host, hits, misses FROM host_counters")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let host: String = row.try_get("host")?;
+            let stats = hosts
+                .entry(host.clone())
+                .or_insert_with(|| HostStats::new(host));
+            stats.hits = non_negative(row.try_get("hits")?);
+            stats.misses = non_negative(row.try_get("misses")?);
+        }
+        // Disk use counts each blob once, however many entries share it.
+        let (blobs, blob_bytes): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(body_len), 0) FROM \
+             (SELECT body_sha256, MAX(body_len) AS body_len FROM entries GROUP BY body_sha256)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let hosts: Vec<HostStats> = hosts.into_values().collect();
+        Ok(CacheStats {
+            entries: hosts.iter().map(|h| h.entries).sum(),
+            blobs: non_negative(blobs),
+            blob_bytes: non_negative(blob_bytes),
+            hosts,
+        })
+    }
+}
+
+fn non_negative(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Headers as `name:value\n` lines. Header values cannot contain a newline (the HTTP
+/// parsers reject control characters), so the format needs no escaping.
+fn encode_headers(headers: &HeaderMap) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.push(b':');
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+fn decode_headers(bytes: &[u8]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for line in bytes.split(|b| *b == b'\n') {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        // A line that does not parse (a damaged row) is skipped rather than failing the hit.
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
+            headers.append(name, value);
+        }
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip() {
+        let mut headers = HeaderMap::new();
+        headers.append("set-cookie", HeaderValue::from_static("a=1; Path=/"));
+        headers.append("set-cookie", HeaderValue::from_static("b=2"));
+        headers.append("location", HeaderValue::from_static("https://x/y?z=1:2"));
+        assert_eq!(decode_headers(&encode_headers(&headers)), headers);
+    }
+
+    #[tokio::test]
+    async fn insert_lookup_replace_and_stats() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(&dir.path().join("index.sqlite"), true)
+            .await
+            .unwrap();
+        let headers = HeaderMap::new();
+        let mut entry = NewEntry {
+            key: "k",
+            primary: "p",
+            vary: &["user-agent".to_owned()],
+            method: "GET",
+            url: "https://h/x",
+            host: "h",
+            status: 200,
+            headers: &headers,
+            body_sha256: "aa",
+            body_len: 5,
+        };
+        assert_eq!(index.insert(&entry).await.unwrap(), None);
+        assert_eq!(
+            index.vary("p").await.unwrap(),
+            vec!["user-agent".to_owned()]
+        );
+        let found = index.lookup("k").await.unwrap().unwrap();
+        assert_eq!((found.status, found.body_len), (200, 5));
+        entry.body_sha256 = "bb";
+        assert_eq!(index.insert(&entry).await.unwrap(), Some("aa".to_owned()));
+        index.add_counts(&[("h".into(), 2, 1)]).await.unwrap();
+        index.add_counts(&[("h".into(), 1, 0)]).await.unwrap();
+        let stats = index.stats().await.unwrap();
+        assert_eq!((stats.entries, stats.blobs, stats.blob_bytes), (1, 1, 5));
+        assert_eq!((stats.hosts[0].hits, stats.hosts[0].misses), (3, 1));
+        assert_eq!(index.drop_blob("bb").await.unwrap(), 1);
+        assert!(index.lookup("k").await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,161 @@
+//! What a proxy is started with.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How the cache is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Serve hits from the cache; fetch misses upstream and store them.
+    Record,
+    /// Serve hits only; a miss is answered with 504 naming the URL. Makes re-runs
+    /// deterministic: nothing reaches the network.
+    Replay,
+    /// No cache at all: every request goes upstream (tokens are still added).
+    Passthrough,
+}
+
+impl Mode {
+    /// The name used in configuration, on the command line and as a metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Record => "record",
+            Mode::Replay => "replay",
+            Mode::Passthrough => "passthrough",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A mode name that is none of `record`, `replay`, `passthrough`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown proxy mode `{0}`: use record, replay or passthrough")]
+pub struct ParseModeError(pub String);
+
+impl FromStr for Mode {
+    type Err = ParseModeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "record" => Ok(Mode::Record),
+            "replay" => Ok(Mode::Replay),
+            "passthrough" => Ok(Mode::Passthrough),
+            _ => Err(ParseModeError(s.to_owned())),
+        }
+    }
+}
+
+/// How answers that say "slow down" (403/429 with `retry-after` or an exhausted
+/// `x-ratelimit-remaining`) are retried before the proxy gives up and passes them on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitPolicy {
+    /// Retries after the first attempt; 0 passes every rate-limit answer straight through.
+    pub max_retries: u32,
+    /// Longest single wait. An origin asking for longer is not waited for: its answer goes
+    /// to the client (uncached), because a client blocked for minutes times out anyway.
+    pub max_wait: Duration,
+}
+
+impl Default for RateLimitPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            max_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything [`crate::Proxy::start`] needs.
+#[derive(Clone)]
+pub struct ProxyConfig {
+    /// Where to listen; port 0 picks a free port ([`crate::ProxyHandle::addr`] tells which).
+    pub listen: SocketAddr,
+    /// Holds `ca.pem` (give it to clients, e.g. `NIX_SSL_CERT_FILE`) and `ca.key` (mode
+    /// 0600). Both are generated on first use and reused afterwards.
+    pub ca_dir: PathBuf,
+    /// Holds the cache index (`index.sqlite`) and the blob store (`blobs/`, `tmp/`).
+    pub cache_dir: PathBuf,
+    /// How the cache is used.
+    pub mode: Mode,
+    /// PEM files with CA certificates trusted for upstream connections in addition to the
+    /// webpki and system roots (tests use this for their loopback origins).
+    pub extra_ca_files: Vec<PathBuf>,
+    /// Host (no port, lowercase) → complete `Authorization` header value (e.g.
+    /// `api.github.com` → `token ghp_…`), added to HTTPS upstream requests for that host
+    /// when the client sent none. Never logged, never stored, never sent to clients.
+    pub tokens: HashMap<String, String>,
+    /// Limit for connecting and receiving response headers, and for each gap between two
+    /// pieces of a response body (not for the whole body: large downloads take long).
+    pub upstream_timeout: Duration,
+    /// Retries of rate-limit answers.
+    pub rate_limit: RateLimitPolicy,
+}
+
+impl ProxyConfig {
+    /// A record-mode proxy on a free loopback port with the given directories and defaults
+    /// for everything else (no tokens, no extra CAs, 60 s upstream timeout).
+    pub fn new(ca_dir: impl Into<PathBuf>, cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            ca_dir: ca_dir.into(),
+            cache_dir: cache_dir.into(),
+            mode: Mode::Record,
+            extra_ca_files: Vec::new(),
+            tokens: HashMap::new(),
+            upstream_timeout: Duration::from_secs(60),
+            rate_limit: RateLimitPolicy::default(),
+        }
+    }
+}
+
+/// Hand-written so that a config printed in a log or an error never shows a token.
+impl fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut token_hosts: Vec<&String> = self.tokens.keys().collect();
+        token_hosts.sort();
+        f.debug_struct("ProxyConfig")
+            .field("listen", &self.listen)
+            .field("ca_dir", &self.ca_dir)
+            .field("cache_dir", &self.cache_dir)
+            .field("mode", &self.mode)
+            .field("extra_ca_files", &self.extra_ca_files)
+            .field("token_hosts", &token_hosts)
+            .field("upstream_timeout", &self.upstream_timeout)
+            .field("rate_limit", &self.rate_limit)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_round_trip_and_bad_names_say_what_is_allowed() {
+        for mode in [Mode::Record, Mode::Replay, Mode::Passthrough] {
+            assert_eq!(mode.as_str().parse::<Mode>(), Ok(mode));
+        }
+        let err = "offline".parse::<Mode>().unwrap_err();
+        assert!(err.to_string().contains("record, replay or passthrough"));
+    }
+
+    #[test]
+    fn debug_never_shows_tokens() {
+        let mut config = ProxyConfig::new("/ca", "/cache");
+        config
+            .tokens
+            .insert("api.github.com".into(), "token s3cr3t".into());
+        let shown = format!("{config:?}");
+        assert!(shown.contains("api.github.com"));
+        assert!(!shown.contains("s3cr3t"));
+    }
+}

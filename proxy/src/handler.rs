@@ -1,0 +1,505 @@
+//! What happens to one request once its target is known (after CONNECT, or from an
+//! absolute-form `http://` request): cache lookup, single-flight, upstream fetch, storing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use prometheus::Registry;
+use tokio::sync::{mpsc, watch};
+
+use crate::body::ProxyBody;
+use crate::ca::CertificateAuthority;
+use crate::cache::{key, wait, BlobFault, Cache, Entry, FlightGuard, Joined, StreamEnd};
+use crate::config::Mode;
+use crate::metrics::{Metrics, RequestMetrics};
+use crate::transfer::{stream, StorePlan};
+use crate::upstream::{Outgoing, Upstream, UpstreamError};
+
+/// Request bodies are hashed into the key before anything is sent, so they are read whole;
+/// Nix sends none larger than a GraphQL query.
+const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
+/// Cached bodies up to this size are read and verified before the response starts, so a
+/// corrupt one is refetched without the client noticing. Larger ones stream while being
+/// verified (see `BlobStore::stream_verified`).
+const VERIFY_FIRST_MAX: u64 = 1024 * 1024;
+/// How often a request may find an identical one in flight that then did not store its
+/// answer (an upstream error) before it stops waiting for others and fetches itself.
+const FLIGHT_ROUNDS: usize = 3;
+/// Response header telling what the cache did: hit, miss, pass (not cacheable / no
+/// cache), error (the proxy's own answer).
+const CACHE_HEADER: &str = "x-gnfc-cache";
+
+/// State shared by every connection.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) mode: Mode,
+    pub(crate) cache: Cache,
+    pub(crate) upstream: Upstream,
+    pub(crate) metrics: Metrics,
+    pub(crate) ca: CertificateAuthority,
+    pub(crate) registry: Registry,
+    pub(crate) upstream_timeout: Duration,
+}
+
+/// What every connection task carries: the shared state, the shutdown signal, and a
+/// liveness token (shutdown waits until every clone of `alive` is gone).
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) alive: mpsc::Sender<()>,
+}
+
+/// Resolves once shutdown was signalled. (The guard `wait_for` returns is not `Send`, so
+/// it must not live in a `select!` of a spawned task.)
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Where requests on a connection go.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) https: bool,
+    /// Lowercase, IPv6 without brackets.
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+impl Target {
+    pub(crate) fn new(https: bool, host: &str, port: Option<u16>) -> Self {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Self {
+            https,
+            host: host.to_ascii_lowercase(),
+            port: port.unwrap_or(if https { 443 } else { 80 }),
+        }
+    }
+
+    /// The URL of `path` on this target, in the one spelling used for cache keys: default
+    /// ports left out, host lowercase.
+    fn url(&self, path: &str) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default_port = if self.https { 443 } else { 80 };
+        if self.port == default_port {
+            format!("{scheme}://{host}{path}")
+        } else {
+            format!("{scheme}://{host}:{}{path}", self.port)
+        }
+    }
+}
+
+/// One request, read and labelled.
+pub(crate) struct Req {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) url: String,
+    pub(crate) host: String,
+    pub(crate) https: bool,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) metrics: RequestMetrics,
+}
+
+impl Req {
+    fn outgoing(&self, unconditional: bool) -> Outgoing<'_> {
+        Outgoing {
+            method: &self.method,
+            uri: &self.uri,
+            host: &self.host,
+            https: self.https,
+            headers: &self.headers,
+            body: &self.body,
+            unconditional,
+        }
+    }
+}
+
+/// Answers one request.
+pub(crate) async fn handle(
+    ctx: &Ctx,
+    target: &Target,
+    request: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let started = Instant::now();
+    let shared = &ctx.shared;
+    let metrics = shared.metrics.request(&target.host, shared.mode);
+    let latency = metrics.latency.clone();
+    let (parts, body) = request.into_parts();
+    if parts.method == Method::CONNECT {
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "gnfc proxy: CONNECT inside a CONNECT tunnel is not supported\n".into(),
+        );
+    }
+    let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
+    let url = target.url(path);
+    let Ok(uri) = url.parse::<Uri>() else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("gnfc proxy: cannot form a valid URL from {url:?}\n"),
+        );
+    };
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "gnfc proxy: request bodies over {MAX_REQUEST_BODY} bytes are not proxied\n"
+                ),
+            )
+        }
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("gnfc proxy: could not read the request body: {e}\n"),
+            )
+        }
+    };
+    let req = Req {
+        method: parts.method,
+        uri,
+        url,
+        host: target.host.clone(),
+        https: target.https,
+        headers: parts.headers,
+        body,
+        metrics,
+    };
+    let response = match shared.mode {
+        Mode::Passthrough => forward(ctx, &req, false).await,
+        Mode::Record | Mode::Replay => cached(ctx, &req).await,
+    };
+    latency.observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Record and replay modes.
+async fn cached(ctx: &Ctx, req: &Req) -> Response<ProxyBody> {
+    let shared = &ctx.shared;
+    let cache = &shared.cache;
+    // GET, HEAD and POST (GraphQL queries) are what fetchers send; replaying a PUT or DELETE
+    // would pretend a change happened.
+    if !matches!(req.method, Method::GET | Method::HEAD | Method::POST) {
+        return match shared.mode {
+            Mode::Replay => replay_miss(shared, req),
+            _ => forward(ctx, req, false).await,
+        };
+    }
+    let primary = key::primary(req.method.as_str(), &req.url, &key::sha256_hex(&req.body));
+    for _ in 0..FLIGHT_ROUNDS {
+        let found = match cache.index.vary(&primary).await {
+            Ok(vary) => {
+                let full = key::full(&primary, &vary, &req.headers);
+                cache.index.lookup(&full).await.map(|entry| (full, entry))
+            }
+            Err(e) => Err(e),
+        };
+        let key = match found {
+            Ok((_, Some(entry))) => {
+                let sha256 = entry.body_sha256.clone();
+                match serve_entry(ctx, req, entry).await {
+                    Ok(response) => {
+                        req.metrics.hits.inc();
+                        cache.count_hit(&req.host);
+                        return response;
+                    }
+                    Err(BlobFault::Corrupt(reason)) => {
+                        tracing::warn!(url = %req.url, "cached body failed verification ({reason}); refetching");
+                        cache.drop_blob(&sha256).await;
+                        continue;
+                    }
+                    Err(BlobFault::Unreadable(reason)) => {
+                        return index_failure(
+                            ctx,
+                            req,
+                            &format!("cannot read the cached body: {reason}"),
+                        )
+                        .await;
+                    }
+                }
+            }
+            Ok((full, None)) => full,
+            Err(e) => return index_failure(ctx, req, &e.to_string()).await,
+        };
+        if shared.mode == Mode::Replay {
+            return replay_miss(shared, req);
+        }
+        match cache.flights.join(&key) {
+            Joined::Leader(guard) => return fetch_and_store(ctx, req, &primary, guard).await,
+            // Stored or not, look again: a hit now, or another round (maybe as leader).
+            Joined::Follower(rx) => {
+                wait(rx).await;
+            }
+        }
+    }
+    // Identical requests in flight kept failing to store an answer; stop coordinating.
+    forward(ctx, req, true).await
+}
+
+/// The index (or a blob) could not be read: in record mode the request still gets an
+/// answer from upstream (uncached); in replay mode nothing may go upstream, so it is an
+/// error.
+async fn index_failure(ctx: &Ctx, req: &Req, error: &str) -> Response<ProxyBody> {
+    tracing::warn!(url = %req.url, "cache failed: {error}");
+    match ctx.shared.mode {
+        Mode::Replay => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "gnfc proxy: the cache failed ({error}) for {} {}\n",
+                req.method, req.url
+            ),
+        ),
+        _ => forward(ctx, req, true).await,
+    }
+}
+
+fn replay_miss(shared: &Shared, req: &Req) -> Response<ProxyBody> {
+    req.metrics.misses.inc();
+    shared.cache.count_miss(&req.host);
+    let encoding = req
+        .headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| format!(" (accept-encoding: {v})"))
+        .unwrap_or_default();
+    text(
+        StatusCode::GATEWAY_TIMEOUT,
+        format!(
+            "gnfc proxy (replay mode): no recorded response for {} {}{encoding}\n\
+             Record it first: run once with the proxy in record mode.\n",
+            req.method, req.url
+        ),
+    )
+}
+
+/// Answers from a stored entry, or says (before anything was sent) why it cannot.
+async fn serve_entry(ctx: &Ctx, req: &Req, entry: Entry) -> Result<Response<ProxyBody>, BlobFault> {
+    let status = StatusCode::from_u16(entry.status)
+        .map_err(|_| BlobFault::Corrupt(format!("stored status {} is invalid", entry.status)))?;
+    let mut headers = entry.headers;
+    if !has_body(&req.method, status) {
+        // HEAD keeps the stored Content-Length: it describes the GET body.
+        return Ok(build(status, headers, ProxyBody::empty(), "hit"));
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body_len));
+    let blobs = Arc::clone(&ctx.shared.cache.blobs);
+    let (sha256, len) = (entry.body_sha256, entry.body_len);
+    if len <= VERIFY_FIRST_MAX {
+        let bytes = tokio::task::spawn_blocking(move || blobs.read_verified(&sha256, len))
+            .await
+            .map_err(|e| BlobFault::Unreadable(format!("reader failed: {e}")))??;
+        req.metrics.bytes_served.inc_by(len);
+        return Ok(build(status, headers, ProxyBody::full(bytes), "hit"));
+    }
+    let checked = Arc::clone(&blobs);
+    let sha = sha256.clone();
+    let path = tokio::task::spawn_blocking(move || checked.check_len(&sha, len))
+        .await
+        .map_err(|e| BlobFault::Unreadable(format!("reader failed: {e}")))??;
+    let (tx, body) = ProxyBody::channel(Some(len));
+    let shared = Arc::clone(&ctx.shared);
+    let alive = ctx.alive.clone();
+    let served = req.metrics.bytes_served.clone();
+    let url = req.url.clone();
+    tokio::spawn(async move {
+        let _alive = alive;
+        let sha = sha256.clone();
+        let end =
+            tokio::task::spawn_blocking(move || blobs.stream_verified(&path, &sha, len, &tx)).await;
+        match end {
+            Ok(StreamEnd::Complete) => served.inc_by(len),
+            Ok(StreamEnd::ClientGone) => {}
+            Ok(StreamEnd::Fault(BlobFault::Corrupt(reason))) => {
+                // Too late to refetch for this client (its transfer was failed instead of
+                // completed); the next request fetches a fresh copy.
+                tracing::warn!(%url, "cached body failed verification while streaming: {reason}");
+                shared.cache.drop_blob(&sha256).await;
+            }
+            Ok(StreamEnd::Fault(BlobFault::Unreadable(reason))) => {
+                tracing::warn!(%url, "cannot read a cached body (kept): {reason}");
+            }
+            Err(e) => tracing::warn!(%url, "blob reader failed: {e}"),
+        }
+    });
+    Ok(build(status, headers, body, "hit"))
+}
+
+/// The leader of a miss: fetch, stream to the client, store.
+async fn fetch_and_store(
+    ctx: &Ctx,
+    req: &Req,
+    primary: &str,
+    guard: FlightGuard,
+) -> Response<ProxyBody> {
+    let shared = &ctx.shared;
+    let response = match shared.upstream.send(&req.outgoing(true)).await {
+        Ok(response) => response,
+        // Dropping the guard tells followers nothing was stored.
+        Err(e) => return upstream_failure(req, &e),
+    };
+    req.metrics.misses.inc();
+    shared.cache.count_miss(&req.host);
+    let (parts, body) = response.into_parts();
+    let Some(vary) = storable(parts.status, &parts.headers) else {
+        drop(guard);
+        return stream(ctx, req, parts, body, None, "pass");
+    };
+    let writer = match shared.cache.start_writer() {
+        Ok(writer) => writer,
+        Err(e) => {
+            tracing::warn!(url = %req.url, "cannot write to the blob store ({e}); not caching");
+            drop(guard);
+            return stream(ctx, req, parts, body, None, "pass");
+        }
+    };
+    let mut stored_headers = parts.headers.clone();
+    if req.method != Method::HEAD {
+        // Recomputed from the blob when served.
+        stored_headers.remove(header::CONTENT_LENGTH);
+    }
+    let plan = StorePlan {
+        key: key::full(primary, &vary, &req.headers),
+        primary: primary.to_owned(),
+        vary,
+        method: req.method.to_string(),
+        url: req.url.clone(),
+        host: req.host.clone(),
+        status: parts.status.as_u16(),
+        headers: stored_headers,
+        writer,
+        guard,
+    };
+    stream(ctx, req, parts, body, Some(plan), "miss")
+}
+
+/// Which answers are stored, and under which `Vary` names. 2xx; redirects that say where
+/// to (GitHub archive downloads redirect to codeload); 404 and 410, so a replayed run sees
+/// the same "not found" the recorded one did. Never 5xx, never 403/429 (rate limits, or
+/// answers that depend on credentials), never `Vary: *`.
+fn storable(status: StatusCode, headers: &HeaderMap) -> Option<Vec<String>> {
+    let ok = status.is_success()
+        || status == StatusCode::NOT_FOUND
+        || status == StatusCode::GONE
+        || (status.is_redirection() && headers.contains_key(header::LOCATION));
+    if ok {
+        key::vary_names(headers)
+    } else {
+        None
+    }
+}
+
+/// Whether a response to `method` with `status` carries a body.
+pub(crate) fn has_body(method: &Method, status: StatusCode) -> bool {
+    *method != Method::HEAD
+        && !status.is_informational()
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED
+}
+
+/// Passthrough, and answers that are not cached.
+async fn forward(ctx: &Ctx, req: &Req, unconditional: bool) -> Response<ProxyBody> {
+    match ctx.shared.upstream.send(&req.outgoing(unconditional)).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            stream(ctx, req, parts, body, None, "pass")
+        }
+        Err(e) => upstream_failure(req, &e),
+    }
+}
+
+fn upstream_failure(req: &Req, error: &UpstreamError) -> Response<ProxyBody> {
+    req.metrics.upstream_errors.inc();
+    tracing::warn!(url = %req.url, "upstream failed: {error}");
+    let status = match error {
+        UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        UpstreamError::Failed(_) => StatusCode::BAD_GATEWAY,
+    };
+    text(
+        status,
+        format!(
+            "gnfc proxy: {} {} failed upstream: {error}\n",
+            req.method, req.url
+        ),
+    )
+}
+
+pub(crate) fn build(
+    status: StatusCode,
+    headers: HeaderMap,
+    body: ProxyBody,
+    label: &'static str,
+) -> Response<ProxyBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+        .headers_mut()
+        .insert(CACHE_HEADER, HeaderValue::from_static(label));
+    response
+}
+
+/// The proxy's own answers (errors, replay misses): plain text saying what happened.
+pub(crate) fn text(status: StatusCode, message: String) -> Response<ProxyBody> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(message.len()));
+    build(status, headers, ProxyBody::full(message), "error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_spelled_one_way() {
+        assert_eq!(
+            Target::new(true, "GitHub.com", Some(443)).url("/a?b"),
+            "https://github.com/a?b"
+        );
+        assert_eq!(
+            Target::new(true, "h", Some(8443)).url("/"),
+            "https://h:8443/"
+        );
+        assert_eq!(Target::new(false, "h", None).url("/x"), "http://h/x");
+        assert_eq!(
+            Target::new(true, "[::1]", Some(9)).url("/"),
+            "https://[::1]:9/"
+        );
+    }
+
+    #[test]
+    fn what_is_stored() {
+        let plain = HeaderMap::new();
+        let mut redirect = HeaderMap::new();
+        redirect.insert(
+            header::LOCATION,
+            HeaderValue::from_static("https://codeload/x"),
+        );
+        assert!(storable(StatusCode::OK, &plain).is_some());
+        assert!(storable(StatusCode::FOUND, &redirect).is_some());
+        assert!(storable(StatusCode::FOUND, &plain).is_none());
+        assert!(storable(StatusCode::NOT_FOUND, &plain).is_some());
+        for status in [403, 429, 500, 502, 503, 304, 401] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert!(storable(status, &plain).is_none(), "{status}");
+        }
+        let mut star = HeaderMap::new();
+        star.insert(header::VARY, HeaderValue::from_static("*"));
+        assert!(storable(StatusCode::OK, &star).is_none());
+    }
+}

@@ -1,0 +1,197 @@
+//! gnfc's caching MITM HTTP(S) proxy.
+//!
+//! Every HTTP(S) request Nix makes during a gnfc run goes through this proxy, started
+//! in-process by the harness. For `https://` it answers `CONNECT` itself, presents a
+//! certificate for the host issued by its own CA ([`ProxyHandle::ca_cert_path`]; clients
+//! must trust it) and sees the plain requests; `http://` requests arrive in absolute form.
+//! Answers come from a cache when possible:
+//!
+//! - [`Mode::Record`]: hits from the cache, misses fetched upstream and stored;
+//! - [`Mode::Replay`]: hits only, a miss is a 504 naming the URL — nothing reaches the
+//!   network, so re-runs are deterministic;
+//! - [`Mode::Passthrough`]: no cache.
+//!
+//! The cache is an SQLite index plus a content-addressed blob store (bodies named by their
+//! SHA-256, verified on read). Its key includes `Accept-Encoding` always and whatever
+//! `Vary` names, so a gzip body never reaches a client that did not ask for one. Bodies
+//! stream to the client while being stored; bodies that do not arrive whole are never
+//! stored; identical concurrent misses are fetched once.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), gnfc_proxy::ProxyError> {
+//! let registry = prometheus::Registry::new();
+//! let config = gnfc_proxy::ProxyConfig::new("/var/lib/gnfc/ca", "/var/lib/gnfc/cache");
+//! let proxy = gnfc_proxy::Proxy::start(config, &registry).await?;
+//! println!("https_proxy=http://{} NIX_SSL_CERT_FILE={}", proxy.addr(), proxy.ca_cert_path().display());
+//! proxy.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod body;
+mod ca;
+mod cache;
+mod config;
+mod error;
+mod handler;
+mod metrics;
+mod server;
+mod stats;
+mod transfer;
+mod upstream;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::Registry;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use config::{Mode, ParseModeError, ProxyConfig, RateLimitPolicy};
+pub use error::{ProxyError, Result};
+pub use stats::{CacheStats, HostStats};
+
+use handler::{stopped, Ctx, Shared};
+
+/// How often hit/miss counters are written to the index.
+const COUNTER_FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// Starts proxies.
+#[derive(Debug)]
+pub struct Proxy;
+
+impl Proxy {
+    /// Loads or creates the CA, opens the cache, registers the metrics in `registry` and
+    /// starts listening. Must be called inside a tokio runtime; the proxy runs on it
+    /// until [`ProxyHandle::shutdown`] (or until the handle is dropped).
+    pub async fn start(config: ProxyConfig, registry: &Registry) -> Result<ProxyHandle> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let metrics = metrics::Metrics::register(registry)?;
+        let ca = ca::CertificateAuthority::load_or_create(&config.ca_dir, Arc::clone(&provider))?;
+        let cache = cache::Cache::open(&config.cache_dir).await?;
+        let upstream = upstream::Upstream::new(&config, provider)?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ProxyError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ProxyError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let ca_cert_path = ca.cert_path().to_owned();
+        let shared = Arc::new(Shared {
+            mode: config.mode,
+            cache,
+            upstream,
+            metrics,
+            ca,
+            registry: registry.clone(),
+            upstream_timeout: config.upstream_timeout,
+        });
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (alive_tx, alive_rx) = mpsc::channel(1);
+        let ctx = Ctx {
+            shared: Arc::clone(&shared),
+            shutdown: shutdown_rx.clone(),
+            alive: alive_tx,
+        };
+        let accept = tokio::spawn(server::accept_loop(listener, ctx));
+        let flusher = tokio::spawn(flush_counters(Arc::clone(&shared), shutdown_rx));
+        tracing::info!(%addr, mode = %config.mode, cache = %config.cache_dir.display(), "proxy listening");
+        Ok(ProxyHandle {
+            addr,
+            ca_cert_path,
+            shared,
+            shutdown: shutdown_tx,
+            alive: alive_rx,
+            tasks: vec![accept, flusher],
+        })
+    }
+}
+
+/// The statistics of a cache directory, read without starting a proxy (for
+/// `gnfc proxy stats`; works while a proxy is using the directory).
+pub async fn read_stats(cache_dir: &Path) -> Result<CacheStats> {
+    let path = cache_dir.join(cache::INDEX_FILE);
+    if !path.exists() {
+        return Err(ProxyError::NoCache {
+            path: cache_dir.to_owned(),
+        });
+    }
+    let index = cache::Index::open(&path, false).await?;
+    let stats = index.stats().await;
+    index.close().await;
+    stats
+}
+
+/// A running proxy.
+#[derive(Debug)]
+pub struct ProxyHandle {
+    addr: SocketAddr,
+    ca_cert_path: PathBuf,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    alive: mpsc::Receiver<()>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl ProxyHandle {
+    /// The address it listens on (the real port when the config said 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The CA certificate clients must trust (`NIX_SSL_CERT_FILE`).
+    pub fn ca_cert_path(&self) -> &Path {
+        &self.ca_cert_path
+    }
+
+    /// The mode it runs in.
+    pub fn mode(&self) -> Mode {
+        self.shared.mode
+    }
+
+    /// Entries, bytes, hits and misses per host, up to this moment.
+    pub async fn stats(&self) -> Result<CacheStats> {
+        self.shared.cache.stats().await
+    }
+
+    /// Stops accepting, lets open requests finish (a few seconds at most), saves the
+    /// counters and closes the cache.
+    pub async fn shutdown(mut self) {
+        self.shutdown.send_replace(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        // Every connection and body task holds a clone of the `alive` sender; once all
+        // are gone, `recv` returns None.
+        let grace = server::SHUTDOWN_GRACE + Duration::from_secs(1);
+        if tokio::time::timeout(grace, self.alive.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("proxy shut down with transfers still running");
+        }
+        self.shared.cache.flush_counters().await;
+        self.shared.cache.index.close().await;
+    }
+}
+
+impl Drop for ProxyHandle {
+    /// A handle dropped without `shutdown` still stops the proxy (without waiting).
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+async fn flush_counters(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = stopped(&mut shutdown) => return,
+            () = tokio::time::sleep(COUNTER_FLUSH_EVERY) => shared.cache.flush_counters().await,
+        }
+    }
+}
