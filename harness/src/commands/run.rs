@@ -21,10 +21,6 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(name) => resume(&db, name, &args).await?,
         None => plan(ctx, &db, &args).await?,
     };
-    // Checked on resume too: the machine may have changed since the run started.
-    for name in config.run.implementations.iter() {
-        nix_version(name, &config)?;
-    }
     let pending = db.pending_tests(run.id).await?;
     let jobs = match args.jobs.unwrap_or(config.run.jobs) {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
@@ -45,9 +41,10 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
             executor.name()
         );
     }
+    let planned = u64::try_from(run.planned).unwrap_or(0);
     let bar = scheduler::progress_bar(
-        u64::try_from(run.planned).unwrap_or(0),
-        u64::try_from(run.planned).unwrap_or(0) - pending.len() as u64,
+        planned,
+        planned.saturating_sub(pending.len() as u64),
         ctx.quiet,
     );
     let job = Job {
