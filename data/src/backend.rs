@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{ConnectOptions, Executor};
+use sqlx::{ConnectOptions, Connection, Executor};
 
 use crate::{DataError, Db};
 
@@ -73,6 +73,23 @@ impl Db {
                 source,
             })?
             .disable_statement_logging();
+        if backend == Backend::Sqlite {
+            // A file that is not a database only fails at its first statement, which in the
+            // pool is `after_connect`; the pool retries those until its acquire timeout and
+            // then reports a bare timeout. Probe once, read-only, so the error is immediate
+            // and names the file.
+            let mut probe = options
+                .connect()
+                .await
+                .map_err(|source| classify_open_error(&url, source))?;
+            // (Wait, as the pool does, rather than fail if a live run holds a lock.)
+            let checked = match probe.execute("PRAGMA busy_timeout = 30000").await {
+                Ok(_) => probe.execute("SELECT COUNT(*) FROM sqlite_master").await,
+                Err(e) => Err(e),
+            };
+            let _ = probe.close().await;
+            checked.map_err(|source| classify_open_error(&url, source))?;
+        }
         let pool = AnyPoolOptions::new()
             // SQLite has one writer at a time; more connections only add lock contention.
             .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })

@@ -28,8 +28,11 @@ impl Db {
     /// The stderr behind every class of a run: that of the failing stage of each failed test,
     /// and that of each failed output.
     pub async fn classified_stderr(&self, run_id: i64) -> Result<Vec<StderrRow>, DataError> {
-        // A test's class comes from its lock, enumerate or prepare stage; an output's from its
-        // own eval. Partial tests take their class from outputs, so their eval rows suffice.
+        // A test's class comes from the stage its outcome names (a lock-fail's lock stderr,
+        // not the warnings its prepare stage printed; an enumerate-fail's enumerate stderr,
+        // not its lock's "creating lock file" warning); an output's from its own eval.
+        // Partial tests take their class from outputs, so their eval rows suffice; timeouts
+        // and harness errors are named by gnfc, not by the rules, so they have none here.
         let rows = sqlx::query(
             "SELECT s.test_id, t.implementation, s.stage, s.attr_path, s.content, s.total_bytes,
                  CASE WHEN s.stage = 'eval' THEN o.error_class ELSE t.error_class END
@@ -37,8 +40,9 @@ impl Db {
              JOIN tests t ON t.id = s.test_id
              LEFT JOIN outputs o ON o.test_id = s.test_id AND o.attr_path = s.attr_path
              WHERE t.run_id = $1
-               AND ((s.stage <> 'eval' AND t.error_class IS NOT NULL
-                     AND t.outcome NOT IN ('partial', 'timeout'))
+               AND ((t.error_class IS NOT NULL
+                     AND ((t.outcome = 'lock-fail' AND s.stage = 'lock')
+                          OR (t.outcome = 'enumerate-fail' AND s.stage = 'enumerate')))
                     OR (s.stage = 'eval' AND o.status = 'fail'))
              ORDER BY s.test_id, s.stage, s.attr_path",
         )

@@ -24,7 +24,11 @@ pub enum ImportError {
     },
     #[error("{} is not a directory: give a repo directory or a directory of repos", .0.display())]
     NotADirectory(PathBuf),
-    #[error("{} holds no flake.nix, nor any subdirectory to look in", .0.display())]
+    #[error(
+        "{} holds no flake.nix, nor any subdirectory to look in: give a directory with a \
+         flake.nix, or a directory of such repos",
+        .0.display()
+    )]
     NoFlakes(PathBuf),
     #[error("{} is a {kind}, which a repo cannot hold: remove it from the tree", path.display())]
     SpecialFile { path: PathBuf, kind: &'static str },

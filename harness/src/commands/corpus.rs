@@ -32,6 +32,8 @@ pub async fn add(
                 continue;
             }
         };
+        // A PATH that yields no flake at all is an error, not a warning: nothing was added.
+        let (failures_before, mut flakes_found, mut skipped) = (failures, 0, Vec::new());
         for repo in repos {
             // Snapshotting reads the whole tree: keep it off the async workers.
             let repo_path = repo.path.clone();
@@ -51,13 +53,11 @@ pub async fn add(
             }
             if snapshot.flakes.is_empty() {
                 if snapshot.problems.is_empty() {
-                    eprintln!(
-                        "warning: {} holds no flake.nix; skipped",
-                        repo.path.display()
-                    );
+                    skipped.push(repo.path.clone());
                 }
                 continue;
             }
+            flakes_found += snapshot.flakes.len();
             let new_repo = NewRepo {
                 forge: "local".to_owned(),
                 owner: repo.owner.clone(),
@@ -93,6 +93,20 @@ pub async fn add(
                     if flakes.len() == 1 { "" } else { "s" },
                     added
                 );
+            }
+        }
+        if flakes_found == 0 && failures == failures_before {
+            let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            eprintln!(
+                "error: {} holds no flake.nix, nor does any directory below it: give a \
+                 directory with a flake.nix (at its root or in subdirectories), or a directory \
+                 of such repos",
+                path.display()
+            );
+            failures += 1;
+        } else {
+            for dir in skipped {
+                eprintln!("warning: {} holds no flake.nix; skipped", dir.display());
             }
         }
     }
