@@ -192,31 +192,27 @@ impl Index {
 
     /// Entries, bytes and counters per host, and the totals.
     pub(crate) async fn stats(&self) -> Result<CacheStats> {
-        let mut hosts: std::collections::BTreeMap<String, HostStats> = Default::default();
+        // Stored entries and hit/miss counters live in two tables; one grouped union gives
+        // each host's row with both.
         let rows = sqlx::query(
-            "SELECT host, COUNT(*) AS entries, COALESCE(SUM(body_len), 0) AS bytes \
-             FROM entries GROUP BY host",
+            "SELECT host, SUM(entries) AS entries, SUM(bytes) AS bytes, SUM(hits) AS hits, \
+                 SUM(misses) AS misses FROM ( \
+                 SELECT host, COUNT(*) AS entries, COALESCE(SUM(body_len), 0) AS bytes, \
+                     0 AS hits, 0 AS misses FROM entries GROUP BY host \
+                 UNION ALL \
+                 SELECT host, 0, 0, hits, misses FROM host_counters) \
+             GROUP BY host ORDER BY host",
         )
         .fetch_all(&self.pool)
         .await?;
+        let mut hosts = Vec::with_capacity(rows.len());
         for row in rows {
-            let host: String = row.try_get("host")?;
-            let stats = hosts
-                .entry(host.clone())
-                .or_insert_with(|| HostStats::new(host));
+            let mut stats = HostStats::new(row.try_get("host")?);
             stats.entries = non_negative(row.try_get("entries")?);
             stats.bytes = non_negative(row.try_get("bytes")?);
-        }
-        let rows = sqlx::query("SELECT host, hits, misses FROM host_counters")
-            .fetch_all(&self.pool)
-            .await?;
-        for row in rows {
-            let host: String = row.try_get("host")?;
-            let stats = hosts
-                .entry(host.clone())
-                .or_insert_with(|| HostStats::new(host));
             stats.hits = non_negative(row.try_get("hits")?);
             stats.misses = non_negative(row.try_get("misses")?);
+            hosts.push(stats);
         }
         // Disk use counts each blob once, however many entries share it.
         let (blobs, blob_bytes): (i64, i64) = sqlx::query_as(
@@ -225,7 +221,6 @@ impl Index {
         )
         .fetch_one(&self.pool)
         .await?;
-        let hosts: Vec<HostStats> = hosts.into_values().collect();
         Ok(CacheStats {
             entries: hosts.iter().map(|h| h.entries).sum(),
             blobs: non_negative(blobs),
