@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::{Captured, Command, ExecError, ExecOutput, Executor, Exit, Sandbox, SandboxSpec};
+use crate::{
+    Captured, Command, ExecError, ExecOutput, Executor, Exit, ProxyAccess, Sandbox, SandboxSpec,
+};
 
 /// Runs commands on the host, each test in a scratch dir under `scratch_root`.
 #[derive(Debug, Clone)]
@@ -90,7 +92,11 @@ impl Executor for HostExecutor {
         let src = root.join("src");
         copy_tree(&spec.source, &src).await?;
 
-        let env = sandbox_env(&root, &spec.env);
+        let mut env = sandbox_env(&root, &spec.env);
+        if let Some(proxy) = &spec.proxy {
+            let url = format!("http://{}", proxy.addr);
+            env.extend(ProxyAccess::env(&url, &proxy.ca_cert.to_string_lossy()));
+        }
         Ok(Box::new(HostSandbox {
             src: src.to_string_lossy().into_owned(),
             env,

@@ -15,4 +15,6 @@ mod sandbox;
 
 pub use capture::Captured;
 pub use host::HostExecutor;
-pub use sandbox::{Command, ExecError, ExecOutput, Executor, Exit, Limits, Sandbox, SandboxSpec};
+pub use sandbox::{
+    Command, ExecError, ExecOutput, Executor, Exit, Limits, ProxyAccess, Sandbox, SandboxSpec,
+};

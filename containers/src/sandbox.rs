@@ -1,3 +1,4 @@
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,7 +15,39 @@ pub struct SandboxSpec {
     pub nix_config: Vec<String>,
     /// Extra environment variables for every command (e.g. the proxy's).
     pub env: Vec<(String, String)>,
+    /// gnfc's proxy: the sandbox's only way out. `None` means no network at all.
+    pub proxy: Option<ProxyAccess>,
     pub limits: Limits,
+}
+
+/// Where a sandbox finds gnfc's proxy. Each executor exposes it its own way: the host
+/// executor points commands at the TCP address; a container, which has no network, reaches
+/// the unix socket through a relay on its own loopback.
+#[derive(Debug, Clone)]
+pub struct ProxyAccess {
+    /// The proxy's loopback TCP listener.
+    pub addr: SocketAddr,
+    /// The proxy's unix socket listener.
+    pub unix_socket: PathBuf,
+    /// The CA certificate (PEM) the proxy signs its leaf certificates with.
+    pub ca_cert: PathBuf,
+}
+
+impl ProxyAccess {
+    /// The variables that send Nix (and git, and curl) through a proxy at `url`, trusting
+    /// `ca_cert`. Lowercase names: curl ignores an uppercase `HTTP_PROXY`.
+    pub fn env(url: &str, ca_cert: &str) -> Vec<(String, String)> {
+        [
+            ("http_proxy", url),
+            ("https_proxy", url),
+            ("NIX_SSL_CERT_FILE", ca_cert),
+            ("SSL_CERT_FILE", ca_cert),
+            ("GIT_SSL_CAINFO", ca_cert),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
 }
 
 /// Bounds on what one command may produce.

@@ -40,6 +40,7 @@ fn spec(source: &Path) -> SandboxSpec {
         source: source.to_owned(),
         nix_config: vec!["max-jobs = 1".to_owned()],
         env: vec![("GNFC_EXTRA".to_owned(), "passed through".to_owned())],
+        proxy: None,
         limits: LIMITS,
     }
 }

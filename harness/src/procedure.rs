@@ -73,6 +73,7 @@ pub async fn run_test(executor: &dyn Executor, rules: &RuleSet, spec: TestSpec<'
             .map(|(k, v)| format!("{k} = {v}"))
             .collect(),
         env: Vec::new(),
+        proxy: None,
         limits: Limits {
             stderr_bytes: spec.config.limits.stderr_bytes,
             stdout_bytes: spec.config.limits.stdout_bytes,
