@@ -11,6 +11,8 @@ use crate::Captured;
 pub struct SandboxSpec {
     /// The repo snapshot on the host; it is copied, never written.
     pub source: PathBuf,
+    /// The implementation's container image (container executors only).
+    pub image: Option<String>,
     /// Extra `nix.conf` lines (an implementation's options), after gnfc's own.
     pub nix_config: Vec<String>,
     /// Extra environment variables for every command (e.g. the proxy's).
@@ -93,6 +95,8 @@ pub enum Exit {
     Signal(i32),
     /// The time limit ran out and gnfc killed the whole process group.
     TimedOut,
+    /// The kernel's OOM killer ended it at the sandbox's memory limit.
+    OutOfMemory,
 }
 
 impl Exit {
@@ -100,12 +104,14 @@ impl Exit {
         self == Exit::Code(0)
     }
 
-    /// The shell convention: the code, 128 + signal, and 124 for a timeout (as `timeout(1)`).
+    /// The shell convention: the code, 128 + signal, and 124 for a timeout (as `timeout(1)`);
+    /// an OOM kill is the SIGKILL it was.
     pub fn code(self) -> i32 {
         match self {
             Exit::Code(c) => c,
             Exit::Signal(s) => 128 + s,
             Exit::TimedOut => 124,
+            Exit::OutOfMemory => 128 + 9,
         }
     }
 }
@@ -128,6 +134,9 @@ pub enum ExecError {
         program: String,
         source: std::io::Error,
     },
+    /// The container engine failed or went away (e.g. podman's socket closed).
+    #[error("{0}")]
+    Runtime(String),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -143,6 +152,12 @@ pub trait Executor: Send + Sync + std::fmt::Debug {
 
     /// Makes a fresh sandbox holding a writable copy of `spec.source`.
     async fn sandbox(&self, spec: &SandboxSpec) -> Result<Box<dyn Sandbox>, ExecError>;
+
+    /// Whether the executor can make sandboxes now. A test that failed for the executor's
+    /// sake is retried once this says yes again.
+    async fn healthy(&self) -> Result<(), ExecError> {
+        Ok(())
+    }
 }
 
 /// One test's private world. Paths given to its methods are relative to the source copy.

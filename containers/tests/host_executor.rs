@@ -38,6 +38,7 @@ fn source_tree(root: &Path) -> PathBuf {
 fn spec(source: &Path) -> SandboxSpec {
     SandboxSpec {
         source: source.to_owned(),
+        image: None,
         nix_config: vec!["max-jobs = 1".to_owned()],
         env: vec![("GNFC_EXTRA".to_owned(), "passed through".to_owned())],
         proxy: None,

@@ -21,6 +21,10 @@ pub struct Cli {
     /// Print only errors and the final report (no progress bars)
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Podman API socket, e.g. unix:///run/podman/podman.sock [default: podman.socket, then
+    /// $CONTAINER_HOST, then /run/podman/podman.sock, then one gnfc starts]
+    #[arg(long, global = true, value_name = "URL")]
+    pub podman_socket: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,6 +56,9 @@ pub enum Command {
         #[arg(long)]
         run: Option<String>,
     },
+    /// Build or list the implementations' container images
+    #[command(subcommand)]
+    Images(ImagesCommand),
     /// Print a run's report
     Report {
         /// Run name or id [default: the latest run]
@@ -84,6 +91,21 @@ pub enum CorpusCommand {
         #[arg(long)]
         run: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build the images of the configured implementations (unchanged recipes are reused)
+    Build {
+        /// Only these implementations, comma-separated [default: run.implementations]
+        #[arg(long = "impl", value_delimiter = ',', value_name = "NAMES")]
+        implementations: Vec<String>,
+        /// Rebuild even when the image already comes from the same recipe
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show each implementation's image: Nix version inside it, size, recipe hash
+    List,
 }
 
 #[derive(Debug, Args)]

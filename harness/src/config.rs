@@ -23,6 +23,8 @@ pub struct Config {
     pub implementations: BTreeMap<String, Implementation>,
     pub resolvers: BTreeMap<String, Resolver>,
     pub outputs: Vec<OutputSpec>,
+    pub podman: Podman,
+    pub images: Images,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,8 +52,12 @@ pub struct RunDefaults {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ExecutorKind {
+    /// Podman when it can run here and has the images, else the host (with a notice).
+    Auto,
     /// The host's own nix, in scratch directories.
     Host,
+    /// One podman container per test, from each implementation's image.
+    Podman,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,14 +66,106 @@ pub struct Limits {
     pub timeout_secs: u64,
     pub stderr_bytes: usize,
     pub stdout_bytes: usize,
+    pub memory: ByteSize,
+    pub pids: u64,
+    pub cpus: f64,
+}
+
+/// A size written as `4GiB`, `512MiB`, `64KiB` or plain bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ByteSize(pub u64);
+
+impl TryFrom<String> for ByteSize {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<ByteSize, String> {
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let multiplier: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            _ => {
+                return Err(format!(
+                    "'{s}' is not a size such as \"4GiB\" or \"512MiB\""
+                ))
+            }
+        };
+        number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(multiplier))
+            .map(ByteSize)
+            .ok_or_else(|| format!("'{s}' is not a size such as \"4GiB\" or \"512MiB\""))
+    }
+}
+
+impl From<ByteSize> for String {
+    fn from(size: ByteSize) -> String {
+        let n = size.0;
+        match n {
+            0 => "0".to_owned(),
+            n if n % (1 << 30) == 0 => format!("{}GiB", n >> 30),
+            n if n % (1 << 20) == 0 => format!("{}MiB", n >> 20),
+            n if n % (1 << 10) == 0 => format!("{}KiB", n >> 10),
+            n => n.to_string(),
+        }
+    }
+}
+
+/// How gnfc talks to podman (the `podman` executor).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Podman {
+    /// The API socket; empty means `$CONTAINER_HOST`, then /run/podman/podman.sock, then a
+    /// `podman system service` gnfc starts itself.
+    pub socket: String,
+    /// OCI runtime: "auto" picks the first of crun and runc that starts a container.
+    pub runtime: String,
+    /// `name=soft:hard`; hard limits above the host's are lowered to the host's.
+    pub ulimits: Vec<String>,
+}
+
+impl Default for Podman {
+    fn default() -> Podman {
+        Podman {
+            socket: String::new(),
+            runtime: "auto".to_owned(),
+            ulimits: vec!["nofile=1024:4096".to_owned(), "nproc=1024:4096".to_owned()],
+        }
+    }
+}
+
+/// How `gnfc images build` makes implementation images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Images {
+    /// The Debian mirror `debian:SUITE` recipes bootstrap from.
+    pub debian_mirror: String,
+}
+
+impl Default for Images {
+    fn default() -> Images {
+        Images {
+            debian_mirror: "http://deb.debian.org/debian".to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Implementation {
     pub command: Vec<String>,
+    /// What `nix --version` must report, e.g. "2.26" (a prefix of the version number).
+    #[serde(default)]
+    pub version: Option<String>,
     #[serde(default)]
     pub image: Option<String>,
+    /// How `gnfc images build` makes `image`: "debian:SUITE" or "pull".
+    #[serde(default)]
+    pub recipe: Option<String>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
 }
@@ -117,14 +215,21 @@ impl Default for Config {
             storage: Storage::default(),
             run: RunDefaults::default(),
             limits: Limits::default(),
-            implementations: BTreeMap::from([(
-                "nix-2.8".to_owned(),
-                Implementation {
-                    command: strings(&["nix"]),
-                    image: Some("gnfc/nix-2.8".to_owned()),
-                    options: BTreeMap::new(),
-                },
-            )]),
+            implementations: [("2.8", "bookworm"), ("2.26", "trixie"), ("2.34", "sid")]
+                .into_iter()
+                .map(|(version, suite)| {
+                    (
+                        format!("nix-{version}"),
+                        Implementation {
+                            command: strings(&["nix"]),
+                            version: Some(version.to_owned()),
+                            image: Some(format!("gnfc/nix-{version}")),
+                            recipe: Some(format!("debian:{suite}")),
+                            options: BTreeMap::new(),
+                        },
+                    )
+                })
+                .collect(),
             resolvers: BTreeMap::from([
                 (
                     "native".to_owned(),
@@ -164,6 +269,8 @@ impl Default for Config {
                 eval,
             })
             .collect(),
+            podman: Podman::default(),
+            images: Images::default(),
         }
     }
 }
@@ -187,11 +294,13 @@ impl Default for Storage {
 impl Default for RunDefaults {
     fn default() -> RunDefaults {
         RunDefaults {
-            implementations: vec!["nix-2.8".to_owned()],
+            implementations: ["nix-2.8", "nix-2.26", "nix-2.34"]
+                .map(str::to_owned)
+                .to_vec(),
             resolvers: vec!["native".to_owned(), "committed".to_owned()],
             systems: vec!["x86_64-linux".to_owned()],
             jobs: 0,
-            executor: ExecutorKind::Host,
+            executor: ExecutorKind::Auto,
         }
     }
 }
@@ -202,6 +311,9 @@ impl Default for Limits {
             timeout_secs: 180,
             stderr_bytes: 256 * 1024,
             stdout_bytes: 4 * 1024 * 1024,
+            memory: ByteSize(4 << 30),
+            pids: 2048,
+            cpus: 0.0,
         }
     }
 }
@@ -363,6 +475,7 @@ pub fn parse(text: &str, name: &str) -> Result<Config, ConfigError> {
             "limits.timeout_secs must be at least 1".to_owned(),
         ));
     }
+    validate_containers(&config).map_err(|(needle, message)| err(at(&needle), message))?;
     if config.run.systems.is_empty() {
         return Err(err(
             at("systems"),
@@ -370,6 +483,63 @@ pub fn parse(text: &str, name: &str) -> Result<Config, ConfigError> {
         ));
     }
     Ok(config)
+}
+
+/// The container settings: (text to locate, message) on error.
+fn validate_containers(config: &Config) -> Result<(), (String, String)> {
+    for ulimit in &config.podman.ulimits {
+        ulimit
+            .parse::<gnfc_containers::Ulimit>()
+            .map_err(|m| (ulimit.clone(), format!("podman.ulimits: {m}")))?;
+    }
+    if !(config.limits.cpus >= 0.0 && config.limits.cpus.is_finite()) {
+        return Err((
+            "cpus".to_owned(),
+            "limits.cpus must be 0 (no limit) or more".to_owned(),
+        ));
+    }
+    if config.limits.memory.0 < 64 << 20 || config.limits.pids < 16 {
+        return Err((
+            "memory".to_owned(),
+            "limits.memory must be at least 64MiB and limits.pids at least 16: Nix needs them \
+             to start"
+                .to_owned(),
+        ));
+    }
+    for (name, imp) in &config.implementations {
+        if let Some(recipe) = &imp.recipe {
+            recipe_of(imp, &config.images).map_err(|m| {
+                (
+                    format!("\"{recipe}\""),
+                    format!("implementations.{name}.recipe: {m}"),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The image recipe of an implementation, if it has one.
+pub fn recipe_of(
+    imp: &Implementation,
+    images: &Images,
+) -> Result<Option<gnfc_containers::images::Recipe>, String> {
+    use gnfc_containers::images::Recipe;
+    match imp.recipe.as_deref() {
+        None => Ok(None),
+        Some("pull") => Ok(Some(Recipe::Pull)),
+        Some(other) => match other.strip_prefix("debian:") {
+            Some(suite) if !suite.is_empty() && suite.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
+                Ok(Some(Recipe::Debian {
+                    suite: suite.to_owned(),
+                    mirror: images.debian_mirror.clone(),
+                }))
+            }
+            _ => Err(format!(
+                "'{other}' is not a recipe: use \"debian:SUITE\" (e.g. \"debian:trixie\") or \"pull\""
+            )),
+        },
+    }
 }
 
 fn keys<V>(map: &BTreeMap<String, V>) -> String {

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod conformance;
+pub mod executor;
 pub mod outputs;
 pub mod procedure;
 pub mod scheduler;

@@ -66,6 +66,7 @@ pub async fn run_test(executor: &dyn Executor, rules: &RuleSet, spec: TestSpec<'
     };
     let sandbox_spec = SandboxSpec {
         source: spec.flake.source_dir.clone().into(),
+        image: spec.implementation.image.clone(),
         nix_config: spec
             .implementation
             .options
@@ -146,11 +147,8 @@ impl Test<'_> {
         let stderr = out.stderr.bytes();
         self.record.outcome = outcome;
         self.record.exit_code = Some(i64::from(out.exit.code()));
-        self.record.class = Some(if out.exit == Exit::TimedOut {
-            timeout_class()
-        } else {
-            self.classify(stage, &stderr)
-        });
+        self.record.class =
+            Some(limit_class(out.exit).unwrap_or_else(|| self.classify(stage, &stderr)));
         Stop
     }
 
@@ -322,7 +320,10 @@ impl Test<'_> {
                 });
                 continue;
             }
-            let record = self.evaluate_one(sandbox, flake_ref, output, &attr).await;
+            let Ok(record) = self.evaluate_one(sandbox, flake_ref, output, &attr).await else {
+                // The executor failed: the test is a harness error, whatever passed so far.
+                return;
+            };
             eval_ms += record.eval_ms;
             timed_out = record.status == OutputStatus::Timeout;
             self.record.outputs.push(record);
@@ -350,7 +351,7 @@ impl Test<'_> {
         flake_ref: &str,
         output: &Output,
         attr: &str,
-    ) -> OutputRecord {
+    ) -> Result<OutputRecord, Stop> {
         let mut record = OutputRecord {
             attr_path: attr.to_owned(),
             status: OutputStatus::Fail,
@@ -363,7 +364,7 @@ impl Test<'_> {
             Err(message) => {
                 record.class = Some(self.classify(Stage::Eval, message.as_bytes()));
                 self.keep_stderr(Stage::Eval, attr, message.into_bytes(), None);
-                return record;
+                return Ok(record);
             }
         };
         let command = match output.eval {
@@ -378,32 +379,23 @@ impl Test<'_> {
                 .args(["--apply", "builtins.attrNames"]),
         };
         let started = Instant::now();
-        let out = match sandbox.run(&command, self.remaining()).await {
-            Ok(out) => out,
-            Err(e) => {
-                let message = format!("gnfc: {e}");
-                record.class = Some(harness_class(&message));
-                self.keep_stderr(Stage::Eval, attr, message.into_bytes(), None);
-                return record;
-            }
-        };
+        let out = self.exec(sandbox, Stage::Eval, attr, &command).await?;
         record.eval_ms = millis(started.elapsed());
-        let stderr = out.stderr.bytes();
         match out.exit {
             Exit::TimedOut => {
                 record.status = OutputStatus::Timeout;
                 record.class = Some(timeout_class());
             }
+            Exit::OutOfMemory => record.class = Some(oom_class()),
             exit if exit.success() => {
                 record.status = OutputStatus::Pass;
                 if output.eval == EvalMode::DrvPath {
                     record.drv_path = Some(out.stdout.text().trim().to_owned());
                 }
             }
-            _ => record.class = Some(self.classify(Stage::Eval, &stderr)),
+            _ => record.class = Some(self.classify(Stage::Eval, &out.stderr.bytes())),
         }
-        self.keep_stderr(Stage::Eval, attr, stderr, Some(out.stderr.total()));
-        record
+        Ok(record)
     }
 }
 
@@ -435,6 +427,25 @@ fn timeout_or(exit: Exit, outcome: Outcome) -> Outcome {
         Outcome::Timeout
     } else {
         outcome
+    }
+}
+
+/// The class of a command the sandbox's limits ended, if they did.
+fn limit_class(exit: Exit) -> Option<Classification> {
+    match exit {
+        Exit::TimedOut => Some(timeout_class()),
+        Exit::OutOfMemory => Some(oom_class()),
+        _ => None,
+    }
+}
+
+/// Killed by the kernel at the container's memory limit (Nix's own "out of memory" message
+/// is the classifier's `out-of-memory` rule).
+fn oom_class() -> Classification {
+    Classification {
+        class: "oom".to_owned(),
+        category: "limits".to_owned(),
+        detail: None,
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use gnfc_classifier::RuleSet;
 use gnfc_containers::Executor;
@@ -97,7 +98,16 @@ pub async fn execute(
                 let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                 let Some(test) = next else { return Ok(()) };
                 job.db.start_test(test.test_id).await?;
-                let record = run_one(&job, &test).await;
+                let mut record = run_one(&job, &test).await;
+                // A harness error is gnfc's or the executor's fault, never the flake's: wait
+                // until the executor answers again (podman restarted, say) and try again.
+                for _ in 1..ATTEMPTS {
+                    if record.outcome != Outcome::HarnessError || !wait_healthy(&job, &bar).await {
+                        break;
+                    }
+                    job.db.start_test(test.test_id).await?;
+                    record = run_one(&job, &test).await;
+                }
                 job.db.record_test(test.test_id, &record).await?;
                 if let Ok(mut tally) = tally.lock() {
                     tally.add(record.outcome);
@@ -119,6 +129,29 @@ pub async fn execute(
     };
     bar.finish_and_clear();
     Ok(ending)
+}
+
+/// How many times a test that ends in a harness error is tried in all.
+const ATTEMPTS: usize = 3;
+/// How long a worker waits for an unhealthy executor before recording the harness error.
+const EXECUTOR_WAIT: Duration = Duration::from_secs(120);
+
+/// Waits until the executor is healthy; false if it is still not after [`EXECUTOR_WAIT`].
+async fn wait_healthy(job: &Job, bar: &ProgressBar) -> bool {
+    let started = Instant::now();
+    loop {
+        match job.executor.healthy().await {
+            Ok(()) => return true,
+            Err(e) if started.elapsed() >= EXECUTOR_WAIT => {
+                tracing::warn!("executor still unavailable, recording a harness error: {e}");
+                return false;
+            }
+            Err(e) => {
+                bar.set_message(format!("waiting for the executor: {e}"));
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
 }
 
 async fn join_all(workers: &mut JoinSet<anyhow::Result<()>>) -> anyhow::Result<()> {

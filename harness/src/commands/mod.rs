@@ -2,6 +2,7 @@
 
 mod classify;
 mod corpus;
+mod images;
 mod report;
 mod run;
 
@@ -20,11 +21,16 @@ pub struct Context {
     pub config: Loaded,
     pub db_url: String,
     pub quiet: bool,
+    /// `--podman-socket`, which also overrides a resumed run's stored setting.
+    pub podman_socket: Option<String>,
 }
 
 impl Context {
     fn new(cli: &Cli) -> anyhow::Result<Context> {
-        let config = config::load(cli.config.as_deref())?;
+        let mut config = config::load(cli.config.as_deref())?;
+        if let Some(socket) = &cli.podman_socket {
+            config.config.podman.socket.clone_from(socket);
+        }
         let db_url = match &cli.db {
             Some(db) if db.contains("://") || db.starts_with("sqlite:") => db.clone(),
             Some(path) => format!("sqlite://{path}"),
@@ -34,6 +40,7 @@ impl Context {
             db_url: config::resolve_sqlite_url(&db_url, &std::env::current_dir()?),
             config,
             quiet: cli.quiet,
+            podman_socket: cli.podman_socket.clone(),
         })
     }
 
@@ -73,6 +80,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status { run } => report::status(&ctx, run.as_deref()).await,
         Command::Classify { run } => classify::classify(&ctx, run.as_deref()).await,
+        Command::Images(command) => images::images(&ctx, command).await,
         Command::Report { run, format } => report::report(&ctx, run.as_deref(), format).await,
     }
 }

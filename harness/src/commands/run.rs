@@ -1,24 +1,24 @@
 //! `gnfc run`: plan a run (or pick up an interrupted one) and execute it.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use globset::Glob;
 use gnfc_classifier::RuleSet;
-use gnfc_containers::{Executor, HostExecutor};
+
 use gnfc_data::{Db, NewRun, PlannedTest, RunRow};
 
 use super::Context;
 use crate::cli::RunArgs;
-use crate::config::{self, Config, ExecutorKind};
+use crate::config::{self, Config};
+use crate::executor::{self, Chosen};
 use crate::scheduler::{self, Ending, Job};
 
 pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
-    let (run, config) = match &args.resume {
-        Some(name) => resume(&db, name, &args).await?,
+    let (run, config, chosen) = match &args.resume {
+        Some(name) => resume(ctx, &db, name, &args).await?,
         None => plan(ctx, &db, &args).await?,
     };
     let pending = db.pending_tests(run.id).await?;
@@ -26,11 +26,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
-    let scratch = ctx.storage().join("scratch");
-    remove_stale_scratch(&scratch);
-    let executor: Arc<dyn Executor> = match config.run.executor {
-        ExecutorKind::Host => Arc::new(HostExecutor::new(scratch)),
-    };
+    let executor = chosen.executor;
     if !ctx.quiet {
         eprintln!(
             "run '{}': {} tests pending of {}, {} at a time on the {} executor",
@@ -74,7 +70,12 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn resume(db: &Db, name: &str, args: &RunArgs) -> anyhow::Result<(RunRow, Config)> {
+async fn resume(
+    ctx: &Context,
+    db: &Db,
+    name: &str,
+    args: &RunArgs,
+) -> anyhow::Result<(RunRow, Config, Chosen)> {
     if !args.implementations.is_empty()
         || !args.resolvers.is_empty()
         || args.filter.is_some()
@@ -87,14 +88,18 @@ async fn resume(db: &Db, name: &str, args: &RunArgs) -> anyhow::Result<(RunRow, 
         );
     }
     let run = db.run(name).await?;
-    let config = config::parse(
+    let mut config = config::parse(
         &run.config,
         &format!("the stored config of run '{}'", run.name),
     )?;
-    Ok((run, config))
+    if let Some(socket) = &ctx.podman_socket {
+        config.podman.socket.clone_from(socket);
+    }
+    let chosen = executor::choose(&config, &ctx.storage(), ctx.quiet).await?;
+    Ok((run, config, chosen))
 }
 
-async fn plan(ctx: &Context, db: &Db, args: &RunArgs) -> anyhow::Result<(RunRow, Config)> {
+async fn plan(ctx: &Context, db: &Db, args: &RunArgs) -> anyhow::Result<(RunRow, Config, Chosen)> {
     let mut config = ctx.config.config.clone();
     if !args.implementations.is_empty() {
         config.run.implementations = args.implementations.clone();
@@ -110,7 +115,16 @@ async fn plan(ctx: &Context, db: &Db, args: &RunArgs) -> anyhow::Result<(RunRow,
     }
     // Re-validate the overridden config exactly as a file would be.
     let text = toml::to_string(&config).context("cannot serialise the run's config")?;
-    let config = config::parse(&text, "the command line")?;
+    let mut config = config::parse(&text, "the command line")?;
+    // The stored config says what really ran: the executor `auto` chose, and only the
+    // implementations it can run.
+    let chosen = executor::choose(&config, &ctx.storage(), ctx.quiet).await?;
+    config.run.executor = chosen.kind;
+    config
+        .run
+        .implementations
+        .retain(|name| chosen.versions.contains_key(name));
+    let text = toml::to_string(&config).context("cannot serialise the run's config")?;
 
     let mut corpus = db.corpus().await?;
     if let Some(glob) = &args.filter {
@@ -126,10 +140,11 @@ async fn plan(ctx: &Context, db: &Db, args: &RunArgs) -> anyhow::Result<(RunRow,
             None => "the corpus is empty: add flakes with `gnfc corpus add PATH`".to_owned(),
         });
     }
-    let mut versions = serde_json::Map::new();
-    for name in &config.run.implementations {
-        versions.insert(name.clone(), nix_version(name, &config)?.into());
-    }
+    let versions: serde_json::Map<String, serde_json::Value> = chosen
+        .versions
+        .iter()
+        .map(|(name, version)| (name.clone(), version.clone().into()))
+        .collect();
     let host = serde_json::json!({
         "gnfc": env!("CARGO_PKG_VERSION"),
         "executor": format!("{:?}", config.run.executor).to_lowercase(),
@@ -156,7 +171,7 @@ async fn plan(ctx: &Context, db: &Db, args: &RunArgs) -> anyhow::Result<(RunRow,
         host: host.to_string(),
     };
     db.create_run(&new, &tests).await?;
-    Ok((db.run(&name).await?, config))
+    Ok((db.run(&name).await?, config, chosen))
 }
 
 fn default_run_name() -> String {
@@ -164,58 +179,4 @@ fn default_run_name() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     format!("run-{secs}")
-}
-
-/// Finds an implementation's nix and asks its version: a missing binary is an error before
-/// any test runs, not a thousand harness errors.
-fn nix_version(name: &str, config: &Config) -> anyhow::Result<String> {
-    let imp = config
-        .implementations
-        .get(name)
-        .with_context(|| format!("no implementation '{name}' in the config"))?;
-    let program = &imp.command[0];
-    let found = if program.contains('/') {
-        Path::new(program).is_file().then(|| PathBuf::from(program))
-    } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(program))
-                .find(|p| p.is_file())
-        })
-    };
-    let Some(binary) = found else {
-        anyhow::bail!(
-            "implementation '{name}': '{program}' is not installed or not on PATH; install Nix \
-             (Debian: `apt-get install nix-bin`) or set implementations.{name}.command in gnfc.toml"
-        );
-    };
-    let out = std::process::Command::new(&binary)
-        .args(&imp.command[1..])
-        .arg("--version")
-        .output()
-        .with_context(|| format!("implementation '{name}': cannot run {}", binary.display()))?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "implementation '{name}': `{} --version` failed: {}",
-            binary.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// Removes scratch directories of gnfc processes that are gone (killed runs). Sandboxes are
-/// named `<pid>.<random>`, so a live process's are left alone.
-fn remove_stale_scratch(scratch: &Path) {
-    let Ok(entries) = std::fs::read_dir(scratch) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let pid = name.to_string_lossy().split('.').next().map(str::to_owned);
-        let alive = pid.is_some_and(|pid| Path::new("/proc").join(pid).exists());
-        if !alive {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }

@@ -1,0 +1,441 @@
+//! The podman executor against real podman and the real `gnfc/nix-2.8` image.
+//!
+//! Needs podman and the image: `scripts/test.sh` installs podman and runs
+//! `gnfc images build` first. These tests fail (never skip) when either is missing.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gnfc_containers::{
+    connect_podman, Command, Executor, Exit, Limits, PodmanError, PodmanExecutor, PodmanSettings,
+    ProxyAccess, SandboxSpec, Ulimit,
+};
+
+const IMAGE: &str = "gnfc/nix-2.8";
+const LIMITS: Limits = Limits {
+    stderr_bytes: 64 * 1024,
+    stdout_bytes: 64 * 1024,
+};
+
+struct World {
+    tmp: tempfile::TempDir,
+    source: PathBuf,
+}
+
+fn world() -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("repo");
+    std::fs::create_dir_all(source.join("sub")).unwrap();
+    std::fs::write(source.join("flake.nix"), "{ outputs = _: { }; }\n").unwrap();
+    std::fs::write(source.join("sub/file"), "content\n").unwrap();
+    World { tmp, source }
+}
+
+fn settings(world: &World, memory_bytes: u64, pids: u64) -> PodmanSettings {
+    PodmanSettings {
+        runtime: "auto".to_owned(),
+        ulimits: vec![
+            "nofile=1024:4096".parse::<Ulimit>().unwrap(),
+            "nproc=1024:4096".parse::<Ulimit>().unwrap(),
+        ],
+        memory_bytes,
+        pids,
+        cpus: 1.0,
+        scratch_root: world.tmp.path().join("scratch"),
+    }
+}
+
+async fn executor(world: &World, memory_bytes: u64, pids: u64) -> PodmanExecutor {
+    let own = world.tmp.path().join("podman.sock");
+    let connection = connect_podman(None, &own).await.unwrap_or_else(|e| {
+        panic!("podman is needed for these tests (scripts/test.sh installs it): {e}")
+    });
+    PodmanExecutor::new(connection, settings(world, memory_bytes, pids), IMAGE)
+        .await
+        .unwrap_or_else(|e| panic!("{e} (scripts/test.sh builds the images)"))
+}
+
+fn spec(world: &World) -> SandboxSpec {
+    SandboxSpec {
+        source: world.source.clone(),
+        image: Some(IMAGE.to_owned()),
+        nix_config: vec![],
+        env: vec![("GNFC_EXTRA".to_owned(), "passed".to_owned())],
+        proxy: None,
+        limits: LIMITS,
+    }
+}
+
+fn sh(script: &str) -> Command {
+    Command::new("bash").args(["-c", script])
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+#[tokio::test]
+async fn runs_nix_in_an_isolated_container() {
+    let world = world();
+    let executor = executor(&world, 1 << 30, 256).await;
+    let sandbox = executor.sandbox(&spec(&world)).await.unwrap();
+    assert_eq!(sandbox.source_dir(), "/gnfc/src");
+
+    let out = sandbox
+        .run(&Command::new("nix").arg("--version"), 30 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!(out.exit, Exit::Code(0), "{}", out.stderr.text());
+    assert!(out.stdout.text().contains("2.8.0"), "{}", out.stdout.text());
+
+    // The source copy is writable and is what the sandbox's file methods see.
+    let out = sandbox
+        .run(
+            &sh("cat sub/file && echo \"$GNFC_EXTRA $HOME\" && echo new > made && rm flake.nix"),
+            30 * SECOND,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.exit, Exit::Code(0), "{}", out.stderr.text());
+    assert_eq!(out.stdout.text(), "content\npassed /gnfc/home\n");
+    assert_eq!(sandbox.read("made").await.unwrap().unwrap(), b"new\n");
+    assert!(!sandbox.exists("flake.nix").await.unwrap());
+    assert!(
+        world.source.join("flake.nix").exists(),
+        "the snapshot is never written"
+    );
+
+    // The image is read-only and nothing of the host is mounted but the scratch dir.
+    let out = sandbox
+        .run(&sh("touch /etc/gnfc-was-here"), 30 * SECOND)
+        .await
+        .unwrap();
+    assert_ne!(out.exit, Exit::Code(0));
+    assert!(
+        out.stderr.text().contains("Read-only file system"),
+        "{}",
+        out.stderr.text()
+    );
+    let out = sandbox
+        .run(
+            &Command::new("cat").arg("/proc/self/mountinfo"),
+            30 * SECOND,
+        )
+        .await
+        .unwrap();
+    let mut host_paths: Vec<String> = out
+        .stdout
+        .text()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+        .filter(|mount| mount.starts_with("/gnfc") || mount == "/nix")
+        .collect();
+    host_paths.sort();
+    assert_eq!(host_paths, ["/gnfc", "/nix"], "{}", out.stdout.text());
+    sandbox.destroy().await.unwrap();
+    let leftovers = std::fs::read_dir(world.tmp.path().join("scratch"))
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 0, "destroy removes the scratch directory");
+}
+
+/// A TCP server on the host, reachable on every address but from a container.
+fn host_listener() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+fn host_addresses() -> Vec<String> {
+    let out = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|a| !a.contains(':'))
+        .map(str::to_owned)
+        .chain(["127.0.0.1".to_owned(), "10.88.0.1".to_owned()])
+        .collect()
+}
+
+#[tokio::test]
+async fn a_direct_connection_from_a_container_fails() {
+    let world = world();
+    let executor = executor(&world, 1 << 30, 256).await;
+    let (listener, port) = host_listener();
+    let sandbox = executor.sandbox(&spec(&world)).await.unwrap();
+    for address in host_addresses() {
+        let out = sandbox
+            .run(
+                &sh(&format!(
+                    "exec 3<>/dev/tcp/{address}/{port} && echo connected"
+                )),
+                10 * SECOND,
+            )
+            .await
+            .unwrap();
+        assert_ne!(out.exit, Exit::Code(0), "{address}: {}", out.stdout.text());
+        assert!(!out.stdout.text().contains("connected"), "{address}");
+    }
+    assert!(
+        listener.accept().is_err(),
+        "nothing reached the host's listener"
+    );
+    sandbox.destroy().await.unwrap();
+}
+
+/// An HTTP proxy on a unix socket that answers a request with its request line. Connections
+/// that send nothing (the container's readiness probes) are skipped.
+fn unix_proxy(path: &Path) -> std::thread::JoinHandle<String> {
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..100 {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let Some(line) = String::from_utf8_lossy(&request)
+                .lines()
+                .next()
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let body = format!("proxied {line}");
+            write!(
+                stream,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            return line;
+        }
+        panic!("no request reached the proxy");
+    })
+}
+
+#[tokio::test]
+async fn the_proxy_socket_is_the_only_way_out() {
+    let world = world();
+    let executor = executor(&world, 1 << 30, 256).await;
+    let socket = world.tmp.path().join("proxy.sock");
+    let ca = world.tmp.path().join("ca.pem");
+    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    let server = unix_proxy(&socket);
+    let mut spec = spec(&world);
+    spec.proxy = Some(ProxyAccess {
+        addr: "127.0.0.1:9".parse().unwrap(),
+        unix_socket: socket,
+        ca_cert: ca,
+    });
+    let sandbox = executor.sandbox(&spec).await.unwrap();
+    let script = r#"
+        echo "proxy=$http_proxy cert=$NIX_SSL_CERT_FILE"
+        for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null && break; sleep 0.1; done
+        exec 3<>/dev/tcp/127.0.0.1/3128
+        printf 'GET http://forge.test/x HTTP/1.0\r\nHost: forge.test\r\n\r\n' >&3
+        cat <&3
+    "#;
+    let out = sandbox.run(&sh(script), 30 * SECOND).await.unwrap();
+    assert_eq!(out.exit, Exit::Code(0), "{}", out.stderr.text());
+    let text = out.stdout.text();
+    assert!(
+        text.contains("proxy=http://127.0.0.1:3128 cert=/gnfc/proxy-ca.pem"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proxied GET http://forge.test/x HTTP/1.0"),
+        "{text}"
+    );
+    assert_eq!(server.join().unwrap(), "GET http://forge.test/x HTTP/1.0");
+    sandbox.destroy().await.unwrap();
+}
+
+fn host_processes() -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_fork_bomb_hits_the_pids_limit_and_is_killed_at_the_timeout() {
+    let world = world();
+    let executor = executor(&world, 1 << 30, 128).await;
+    let sandbox = executor.sandbox(&spec(&world)).await.unwrap();
+    let before = host_processes();
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0;
+        for _ in 0..40 {
+            peak = peak.max(host_processes());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        peak
+    });
+    let started = Instant::now();
+    let out = sandbox
+        .run(&sh("bomb() { bomb | bomb & }; bomb; wait"), 4 * SECOND)
+        .await
+        .unwrap();
+    // Either the bomb fizzles out against the limit or the timeout kills it; both within
+    // the time limit, and the container says it could not fork.
+    assert!(started.elapsed() < 15 * SECOND, "{:?}", started.elapsed());
+    assert!(
+        out.exit == Exit::TimedOut || out.stderr.text().contains("fork"),
+        "{:?}: {}",
+        out.exit,
+        out.stderr.text()
+    );
+    let peak = sampler.join().unwrap();
+    assert!(
+        peak < before + 128 + 64,
+        "host processes went from {before} to {peak}: the pids limit did not hold"
+    );
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_memory_hog_is_an_oom_kill() {
+    let world = world();
+    let executor = executor(&world, 256 << 20, 256).await;
+    let sandbox = executor.sandbox(&spec(&world)).await.unwrap();
+    let out = sandbox
+        .run(
+            &sh("x=$(head -c 1000000000 /dev/zero | tr '\\0' a); echo ${#x}"),
+            60 * SECOND,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.exit, Exit::OutOfMemory, "{}", out.stderr.text());
+    assert_eq!(out.exit.code(), 137);
+    sandbox.destroy().await.unwrap();
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn endless_stderr_is_capped_and_memory_stays_flat() {
+    let world = world();
+    let executor = executor(&world, 1 << 30, 256).await;
+    let sandbox = executor.sandbox(&spec(&world)).await.unwrap();
+    let before = rss_kib();
+    let out = sandbox
+        .run(&sh("yes 'error: again and again' >&2"), 5 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!(out.exit, Exit::TimedOut);
+    // The cap plus the one-line marker saying how much was dropped.
+    let kept = out.stderr.bytes().len();
+    assert!(
+        kept > LIMITS.stderr_bytes && kept < LIMITS.stderr_bytes + 64,
+        "{kept}"
+    );
+    assert!(
+        out.stderr.total() > 10 * LIMITS.stderr_bytes as u64,
+        "{}",
+        out.stderr.total()
+    );
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "gnfc grew by {grown} KiB");
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sleep_times_out_at_the_limit() {
+    let world = world();
+    let executor = executor(&world, 1 << 30, 256).await;
+    let sandbox = executor.sandbox(&spec(&world)).await.unwrap();
+    let started = Instant::now();
+    let out = sandbox
+        .run(&Command::new("sleep").arg("600"), 2 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!(out.exit, Exit::TimedOut);
+    assert_eq!(out.exit.code(), 124);
+    let took = started.elapsed();
+    assert!(took >= 2 * SECOND && took < 6 * SECOND, "{took:?}");
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_image_names_the_build_command() {
+    let world = world();
+    let own = world.tmp.path().join("podman.sock");
+    let connection = connect_podman(None, &own).await.unwrap();
+    let err = PodmanExecutor::new(connection, settings(&world, 1 << 30, 256), "gnfc/absent")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PodmanError::ImageMissing { .. }), "{err}");
+    assert!(err.to_string().contains("gnfc images build"), "{err}");
+}
+
+#[tokio::test]
+async fn containers_of_a_killed_run_are_removed_at_the_next_start() {
+    let world = world();
+    let dead_owner = {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    };
+    let name = format!("gnfc-leftover-{}", std::process::id());
+    let created = std::process::Command::new("podman")
+        .args(["create", "--name", &name, "--label"])
+        .arg(format!("io.gnfc.owner={dead_owner}"))
+        .args(["--network", "none", IMAGE, "sleep", "600"])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let _executor = executor(&world, 1 << 30, 256).await;
+    let exists = std::process::Command::new("podman")
+        .args(["container", "exists", &name])
+        .status()
+        .unwrap();
+    assert!(
+        !exists.success(),
+        "the leftover container {name} is still there"
+    );
+}
+
+#[tokio::test]
+async fn gnfc_starts_a_podman_service_when_none_answers() {
+    let world = world();
+    let socket = world.tmp.path().join("own/podman.sock");
+    let explicit = format!("unix://{}", socket.display());
+    let connection = connect_podman(Some(&explicit), &socket).await.unwrap();
+    assert!(connection.started_service());
+    assert!(connection.docker.ping().await.is_ok());
+    drop(connection);
+    // Stopping it removes its socket.
+    let deadline = Instant::now() + 10 * SECOND;
+    while socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!socket.exists());
+}
