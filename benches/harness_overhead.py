@@ -37,7 +37,8 @@ def main():
         sh(gnfc + ["corpus", "add", "--repo"] + [os.path.join(ROOT, "corpus", c) for c in cases], cwd=work)
 
         start = time.monotonic()
-        sh(gnfc + ["run", "--name", "bench", "--jobs", "1", "--resolver", "native"], cwd=work)
+        sh(gnfc + ["run", "--name", "bench", "--jobs", "1", "--resolver", "native",
+                   "--executor", "host", "--impl", "nix-2.8"], cwd=work)
         gnfc_wall = time.monotonic() - start
 
         report = json.loads(sh(gnfc + ["report", "--run", "bench", "--format", "json"], cwd=work).stdout)

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs what the tests need (Nix, PostgreSQL), checks
-# formatting and lints, then runs every test, end-to-end ones included.
+# The whole test suite, as CI runs it: installs what the tests need (Nix, podman, PostgreSQL),
+# checks formatting and lints, builds the Nix images, then runs every test, end-to-end ones
+# (real Nix in real podman) included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+bash scripts/podman.sh
 eval "$(bash scripts/postgres-for-tests.sh)"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The podman tests run real Nix 2.8, 2.26 and 2.34 images; build them first (reused when
+# their recipes are unchanged).
+cargo build --quiet -p gnfc
+target/debug/gnfc images build
 cargo test --workspace

@@ -88,7 +88,7 @@ struct Workspace {
     config: PathBuf,
 }
 
-const CONFIG: &str = "[run]\nresolvers = [\"native\"]\njobs = 2\n\n[limits]\ntimeout_secs = 60\n";
+const CONFIG: &str = "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\nresolvers = [\"native\"]\njobs = 2\n\n[limits]\ntimeout_secs = 60\n";
 
 impl Workspace {
     fn new() -> Workspace {

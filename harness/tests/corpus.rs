@@ -1,5 +1,6 @@
-//! End to end with the host's real Nix: the conformance corpus meets its expectations, and a
-//! run killed with SIGKILL and resumed ends exactly like an uninterrupted one.
+//! End to end with real Nix: the conformance corpus meets its expectations with the host's
+//! Nix 2.8 and, in podman, with Nix 2.8, 2.26 and 2.34; and a run killed with SIGKILL and
+//! resumed ends exactly like an uninterrupted one.
 
 // Test helpers panic on anything unexpected: that is how a test fails.
 #![allow(clippy::unwrap_used)]
@@ -99,6 +100,57 @@ fn processes_mentioning(needle: &Path) -> Vec<String> {
         .collect()
 }
 
+impl Workspace {
+    /// Runs the corpus as `run` with `args` and asserts every expectation is met.
+    fn run_and_check(&self, run: &str, args: &[&str]) -> BTreeMap<(String, String), String> {
+        let mut command = vec!["run", "--name", run, "--timeout", TIMEOUT, "--jobs", "2"];
+        command.extend_from_slice(args);
+        self.gnfc(&command);
+        let check = self
+            .command(&["corpus", "check", "--run", run])
+            .output()
+            .unwrap();
+        let check_text = String::from_utf8_lossy(&check.stdout);
+        assert!(
+            check.status.success(),
+            "corpus expectations not met:\n{check_text}"
+        );
+        assert!(check_text.contains(", 0 mismatches"), "{check_text}");
+        self.results(run)
+    }
+}
+
+/// The host's Nix 2.8 on the host executor, which is also what `auto` falls back to.
+const HOST: [&str; 4] = ["--executor", "host", "--impl", "nix-2.8"];
+
+#[test]
+fn corpus_in_podman_meets_expectations_for_every_nix_version() {
+    let ws = Workspace::new();
+    ws.gnfc(&["corpus", "add", corpus_dir().to_str().unwrap()]);
+    let results = ws.run_and_check(
+        "podman",
+        &[
+            "--executor",
+            "podman",
+            "--impl",
+            "nix-2.8,nix-2.26,nix-2.34",
+        ],
+    );
+    for version in ["nix-2.8", "nix-2.26", "nix-2.34"] {
+        let ran = results
+            .keys()
+            .filter(|(_, combo)| combo.starts_with(&format!("{version}/")))
+            .count();
+        assert!(ran >= 60, "only {ran} tests ran with {version}");
+    }
+    // The versions really differ: the corpus documents behaviours that changed.
+    let outcome = |flake: &str, combo: &str| results[&(flake.to_owned(), combo.to_owned())].clone();
+    assert_ne!(
+        outcome("corpus/url-and-follows", "nix-2.8/native"),
+        outcome("corpus/url-and-follows", "nix-2.34/native")
+    );
+}
+
 #[test]
 fn corpus_meets_expectations_and_survives_sigkill() {
     let ws = Workspace::new();
@@ -106,18 +158,7 @@ fn corpus_meets_expectations_and_survives_sigkill() {
     ws.gnfc(&["corpus", "add", corpus.to_str().unwrap()]);
 
     // 1. An uninterrupted run meets every expectation.
-    ws.gnfc(&["run", "--name", "full", "--timeout", TIMEOUT, "--jobs", "2"]);
-    let check = ws
-        .command(&["corpus", "check", "--run", "full"])
-        .output()
-        .unwrap();
-    let check_text = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "corpus expectations not met:\n{check_text}"
-    );
-    assert!(check_text.contains(", 0 mismatches"), "{check_text}");
-    let full = ws.results("full");
+    let full = ws.run_and_check("full", &HOST);
     assert!(full.len() >= 30, "only {} tests ran", full.len());
 
     // 2. The same plan, killed with SIGKILL part-way.
@@ -130,6 +171,10 @@ fn corpus_meets_expectations_and_survives_sigkill() {
             TIMEOUT,
             "--jobs",
             "2",
+            HOST[0],
+            HOST[1],
+            HOST[2],
+            HOST[3],
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
