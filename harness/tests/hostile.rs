@@ -1,0 +1,109 @@
+//! Hostile flakes (`corpus-hostile/`) in real podman with small limits: each is stopped by its
+//! limit and classified, and the run goes on.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+
+const CONFIG: &str = r#"
+[run]
+executor = "podman"
+implementations = ["nix-2.8"]
+resolvers = ["native"]
+jobs = 2
+
+[limits]
+timeout_secs = 20
+memory = "512MiB"
+pids = 256
+"#;
+
+fn gnfc(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(GNFC)
+        .current_dir(dir)
+        .env_remove("GNFC_DB")
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gnfc {args:?}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn hostile_flakes_are_stopped_by_their_limits_and_classified() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gnfc.toml"), CONFIG).unwrap();
+    let hostile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus-hostile");
+    gnfc(dir.path(), &["corpus", "add", hostile.to_str().unwrap()]);
+
+    let started = Instant::now();
+    gnfc(dir.path(), &["run", "--name", "hostile"]);
+    // Three tests, two at a time, none may outlive its 20 s limit by much.
+    assert!(
+        started.elapsed() < Duration::from_secs(90),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let report = gnfc(
+        dir.path(),
+        &["report", "--run", "hostile", "--format", "json"],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let results: BTreeMap<String, (String, String)> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let flake = t["flake"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned();
+            let outcome = t["outcome"].as_str().unwrap().to_owned();
+            let class = t["class"].as_str().unwrap_or("").to_owned();
+            (flake, (outcome, class))
+        })
+        .collect();
+
+    let (outcome, class) = &results["fork-bomb"];
+    assert!(
+        (outcome == "partial" && class == "build-failed")
+            || (outcome == "timeout" && class == "timeout"),
+        "fork-bomb: {outcome} {class}"
+    );
+    let (outcome, class) = &results["memory-hog"];
+    assert_eq!(outcome, "partial", "memory-hog: {class}");
+    assert!(
+        class == "oom" || class == "out-of-memory",
+        "memory-hog: {class}"
+    );
+    assert_eq!(
+        results["long-sleep"],
+        ("timeout".to_owned(), "timeout".to_owned())
+    );
+    // The harmless outputs were still evaluated where the limit struck only one output.
+    for test in report["tests"].as_array().unwrap() {
+        if test["outcome"] == "partial" {
+            let outputs = test["outputs"].as_array().unwrap();
+            assert!(
+                outputs.iter().any(|o| o["status"] == "pass"),
+                "{}",
+                test["flake"]
+            );
+        }
+    }
+}
