@@ -48,7 +48,9 @@ pub enum ArchiveError {
          it again (a corrupt body is refetched), then export again"
     )]
     CorruptCacheBlob { sha256: String },
-    #[error("{file} is not a gnfc proxy export: {reason}; pass a file written by `gnfc proxy export`")]
+    #[error(
+        "{file} is not a gnfc proxy export: {reason}; pass a file written by `gnfc proxy export`"
+    )]
     NotAnExport { file: PathBuf, reason: String },
     #[error(
         "{file} is damaged: {reason}; nothing was imported — export the cache again and copy \
@@ -76,7 +78,8 @@ pub async fn export_cache(cache_dir: &Path, file: &Path) -> Result<ArchiveSummar
         .into());
     }
     let index = Index::open(&index_path, false).await?;
-    let scratch = tempfile::tempdir_in(cache_dir).map_err(io("create a directory in", cache_dir))?;
+    let scratch =
+        tempfile::tempdir_in(cache_dir).map_err(io("create a directory in", cache_dir))?;
     let snapshot = scratch.path().join(INDEX_FILE);
     let taken = index.snapshot_into(&snapshot).await;
     index.close().await;
@@ -244,8 +247,15 @@ fn read_members(
         .entries()
         .map_err(|e| not_export(format!("not a tar archive ({e})")))?;
     let mut saw_index = false;
-    for member in members {
-        let mut member = member.map_err(|e| damaged(e.to_string()))?;
+    for (n, member) in members.enumerate() {
+        // A file that fails before its first member was never an export.
+        let mut member = member.map_err(|e| {
+            if n == 0 {
+                not_export(e.to_string())
+            } else {
+                damaged(e.to_string())
+            }
+        })?;
         let name = member
             .path()
             .map_err(|e| damaged(e.to_string()))?
@@ -291,7 +301,10 @@ fn read_members(
 fn blob_name(name: &str) -> Option<&str> {
     let rest = name.strip_prefix(BLOB_DIR)?.strip_prefix('/')?;
     let (dir, sha) = rest.split_once('/')?;
-    let valid = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    let valid = sha.len() == 64
+        && sha
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
     (valid && sha.starts_with(dir) && dir.len() == 2).then_some(sha)
 }
 

@@ -51,9 +51,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use archive::{export_cache, import_cache, ArchiveError, ArchiveSummary};
-pub use config::{Mode, MirrorConfig, ParseModeError, ProxyConfig, RateLimitPolicy, UpstreamKind};
-pub use mirror::{init_mirror, serve_forge, ForgeServer, InitError, InitedRepo};
+pub use config::{MirrorConfig, Mode, ParseModeError, ProxyConfig, RateLimitPolicy, UpstreamKind};
 pub use error::{ProxyError, Result};
+pub use mirror::{init_mirror, serve_forge, ForgeServer, InitError, InitedRepo};
 pub use stats::{CacheStats, HostStats};
 
 use handler::{stopped, Ctx, Shared};

@@ -100,7 +100,9 @@ impl Metrics {
     pub(crate) fn request(&self, host: &str, mode: Mode) -> RequestMetrics {
         let host = {
             let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
-            if hosts.contains(host) || (hosts.len() < MAX_HOST_LABELS && hosts.insert(host.to_owned())) {
+            if hosts.contains(host)
+                || (hosts.len() < MAX_HOST_LABELS && hosts.insert(host.to_owned()))
+            {
                 host
             } else {
                 OTHER_HOST

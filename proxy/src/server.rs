@@ -27,7 +27,8 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Where clients connect: the TCP port, or the unix socket containers reach through a relay.
 pub(crate) trait Listener: Send + 'static {
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    fn accept_one(&self) -> impl std::future::Future<Output = std::io::Result<Self::Stream>> + Send;
+    fn accept_one(&self)
+        -> impl std::future::Future<Output = std::io::Result<Self::Stream>> + Send;
 }
 
 impl Listener for TcpListener {

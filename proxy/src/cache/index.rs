@@ -223,10 +223,11 @@ impl Index {
             .await?;
         let merged = async {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let added = sqlx::query("INSERT OR IGNORE INTO main.entries SELECT * FROM imported.entries")
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let added =
+                sqlx::query("INSERT OR IGNORE INTO main.entries SELECT * FROM imported.entries")
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             sqlx::query("INSERT OR IGNORE INTO main.vary SELECT * FROM imported.vary")
                 .execute(&mut *tx)
                 .await?;

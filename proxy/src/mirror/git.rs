@@ -103,7 +103,13 @@ impl Repo {
         let spec = format!("{rev}^{{commit}}");
         match output(
             git(Some(&self.path)),
-            &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec],
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ],
         )
         .await
         {
@@ -185,7 +191,9 @@ impl Repo {
         let mut child = match cmd.spawn() {
             Ok(child) => child,
             Err(e) => {
-                let _ = tx.send(Err(BodyError(GitError::Spawn(e).to_string()))).await;
+                let _ = tx
+                    .send(Err(BodyError(GitError::Spawn(e).to_string())))
+                    .await;
                 return;
             }
         };
@@ -197,7 +205,11 @@ impl Repo {
             match stdout.read(&mut buf).await {
                 Ok(0) => break,
                 Ok(n) => {
-                    if tx.send(Ok(Bytes::copy_from_slice(&buf[..n]))).await.is_err() {
+                    if tx
+                        .send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                        .await
+                        .is_err()
+                    {
                         // The client left; kill_on_drop stops git.
                         return;
                     }

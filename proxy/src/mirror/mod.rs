@@ -180,10 +180,7 @@ async fn repo_answer(route: Route, repo: &Repo) -> Result<Response<ProxyBody>, G
             Some(sha) => tarball(repo, &name, &sha, prefix),
             None => plain(StatusCode::NOT_FOUND, "Not Found\n".into()),
         },
-        Route::Head { .. } => plain(
-            StatusCode::OK,
-            format!("ref: {}\n", repo.head_ref().await?),
-        ),
+        Route::Head { .. } => plain(StatusCode::OK, format!("ref: {}\n", repo.head_ref().await?)),
         Route::InfoRefs { .. } => plain(StatusCode::OK, repo.info_refs().await?),
         Route::Redirect { .. } | Route::Registry => {
             plain(StatusCode::NOT_FOUND, "Not Found\n".into())
