@@ -9,5 +9,7 @@ cargo build --release --quiet -p gnfc
 gnfc=target/release/gnfc
 
 "$gnfc" corpus add corpus
+# Upstream repos of the forge-* flakes, served offline by the proxy's mirror (default [proxy]).
+"$gnfc" forge init --from forge --to .gnfc/mirror
 "$gnfc" run
 "$gnfc" corpus check

@@ -63,6 +63,15 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, InitError> {
 /// Makes (or brings up to date) a bare repository in `to` for every `from/owner/repo`.
 /// Running it again on unchanged sources changes nothing.
 pub async fn init_mirror(from: &Path, to: &Path) -> Result<Vec<InitedRepo>, InitError> {
+    // git runs with the source as its work tree: relative paths would then mean something else.
+    let absolute = |path: &Path| {
+        std::path::absolute(path).map_err(|source| InitError::Read {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let (from, to) = (absolute(from)?, absolute(to)?);
+    let (from, to) = (from.as_path(), to.as_path());
     let mut done = Vec::new();
     for owner in subdirs(from)? {
         for source in subdirs(&owner)? {
