@@ -13,6 +13,8 @@ SECS=${1:-10}
 CONNS_SMALL=16
 CONNS_LARGE=4
 work=$(mktemp -d /tmp/gnfc-proxy-bench.XXXXXX)
+# nginx workers and squid drop root for their own users: they must read (squid: write) here.
+chmod 755 "$work"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -41,6 +43,7 @@ gnfc=$PWD/target/release/gnfc
 mkdir -p "$work/www" "$work/nginx"
 head -c 1024 /dev/urandom >"$work/www/1k.bin"
 head -c $((50 * 1024 * 1024)) /dev/urandom >"$work/www/50m.bin"
+chmod -R a+rX "$work/www"
 cat >"$work/nginx/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -94,6 +97,7 @@ EOF
 
 # squid: memory cache big enough for the 50 MiB body.
 mkdir -p "$work/squid"
+chmod 777 "$work/squid"
 cat >"$work/squid/squid.conf" <<EOF
 http_port 127.0.0.1:18083
 http_access allow all
@@ -107,7 +111,7 @@ cache_log $work/squid/cache.log
 cache_store_log none
 coredump_dir $work/squid
 EOF
-squid -N -f "$work/squid/squid.conf" & pids+=($!)
+squid -N -f "$work/squid/squid.conf" 2>"$work/squid/stderr.log" & pids+=($!)
 
 wait_port() {
     for _ in $(seq 100); do

@@ -350,3 +350,53 @@ async fn an_exported_cache_replays_elsewhere_and_damaged_exports_are_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("not a gnfc proxy export"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_forge_serves_alone_over_http_and_https() {
+    let forge = forge().await;
+    let dir = dirs();
+    let any = "127.0.0.1:0".parse().unwrap();
+    let server = gnfc_proxy::serve_forge(
+        &MirrorConfig::new(&forge.mirror),
+        any,
+        Some((any, &dir.path().join("ca"))),
+    )
+    .await
+    .unwrap();
+    // Plain HTTP: the Host header picks the forge.
+    let plain = reqwest::Client::builder()
+        .resolve("api.github.com", server.http_addr())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let url = format!(
+        "http://api.github.com:{}/repos/octo/hello/commits/main",
+        server.http_addr().port()
+    );
+    let body = plain.get(&url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(json(&body)["sha"], forge.rev.as_str());
+    let url = format!("http://example.org:{}/", server.http_addr().port());
+    let plain = reqwest::Client::builder()
+        .resolve("example.org", server.http_addr())
+        .no_proxy()
+        .build()
+        .unwrap();
+    assert_eq!(plain.get(&url).send().await.unwrap().status(), 502);
+    // HTTPS with a certificate for the name asked for, from the proxy CA.
+    let https = server.https_addr().unwrap();
+    let pem = std::fs::read(server.ca_cert_path().unwrap()).unwrap();
+    let tls = reqwest::Client::builder()
+        .resolve("gitlab.com", https)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .tls_built_in_root_certs(false)
+        .no_proxy()
+        .build()
+        .unwrap();
+    let url = format!(
+        "https://gitlab.com:{}/api/v4/projects/octo%2Fhello/repository/commits?ref_name=HEAD",
+        https.port()
+    );
+    let body = tls.get(&url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(json(&body)[0]["id"], forge.rev.as_str());
+    server.shutdown().await;
+}

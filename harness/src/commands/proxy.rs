@@ -1,5 +1,6 @@
 //! `gnfc proxy serve|stats|export|import`, and the proxy `gnfc run` starts in-process.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -176,16 +177,21 @@ pub async fn stats(ctx: &Context, cache: Option<PathBuf>, json: bool) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-fn spinner(ctx: &Context, message: String) -> ProgressBar {
-    if ctx.quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner().with_message(message);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
+/// Awaits `work` with a spinner saying `message` (none with `--quiet`).
+async fn with_spinner<T>(ctx: &Context, message: String, work: impl Future<Output = T>) -> T {
+    let bar = if ctx.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new_spinner().with_message(message);
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    };
+    let out = work.await;
+    bar.finish_and_clear();
+    out
 }
 
 pub async fn export(
@@ -194,10 +200,8 @@ pub async fn export(
     cache: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let cache = cache_dir(ctx, cache);
-    let bar = spinner(ctx, format!("exporting {}", cache.display()));
-    let summary = gnfc_proxy::export_cache(&cache, file).await;
-    bar.finish_and_clear();
-    let summary = summary?;
+    let message = format!("exporting {}", cache.display());
+    let summary = with_spinner(ctx, message, gnfc_proxy::export_cache(&cache, file)).await?;
     println!(
         "wrote {}: {} entries, {} bodies ({} bytes before compression)",
         file.display(),
@@ -214,10 +218,8 @@ pub async fn import(
     cache: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let cache = cache_dir(ctx, cache);
-    let bar = spinner(ctx, format!("importing {}", file.display()));
-    let summary = gnfc_proxy::import_cache(&cache, file).await;
-    bar.finish_and_clear();
-    let summary = summary?;
+    let message = format!("importing {}", file.display());
+    let summary = with_spinner(ctx, message, gnfc_proxy::import_cache(&cache, file)).await?;
     println!(
         "imported into {}: {} new entries ({} bodies verified)",
         cache.display(),

@@ -120,7 +120,7 @@ pub(crate) fn route(scheme: &str, host: &str, path_and_query: &str) -> Option<Ro
             _ => None,
         },
         CODELOAD => match segments.as_slice() {
-            [owner, repo, kind @ ("tar.gz" | "legacy.tar.gz"), rev @ ..] if !rev.is_empty() => {
+            [owner, repo, kind @ ("tar.gz" | "legacy.tar.gz"), rev @ ..] if nonempty(rev) => {
                 Some(Route::Tarball {
                     repo: RepoName::new(owner, repo)?,
                     rev: rev.join("/"),
@@ -155,13 +155,13 @@ pub(crate) fn route(scheme: &str, host: &str, path_and_query: &str) -> Option<Ro
 
 fn github_api(scheme: &str, segments: &[&str]) -> Option<Route> {
     match segments {
-        ["repos", owner, repo, "commits", rev @ ..] if !rev.is_empty() => {
+        ["repos", owner, repo, "commits", rev @ ..] if nonempty(rev) => {
             Some(Route::GithubCommit {
                 repo: RepoName::new(owner, repo)?,
                 rev: percent_decode(&rev.join("/"))?,
             })
         }
-        ["repos", owner, repo, "tarball", rev @ ..] if !rev.is_empty() => {
+        ["repos", owner, repo, "tarball", rev @ ..] if nonempty(rev) => {
             let repo = RepoName::new(owner, repo)?;
             Some(Route::Redirect {
                 location: format!(
@@ -193,6 +193,11 @@ fn gitlab(segments: &[&str], query: &str) -> Option<Route> {
         }),
         _ => None,
     }
+}
+
+/// A ref as path segments: at least one, none empty.
+fn nonempty(segments: &[&str]) -> bool {
+    !segments.is_empty() && segments.iter().all(|s| !s.is_empty())
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
