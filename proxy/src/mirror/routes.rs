@@ -155,12 +155,10 @@ pub(crate) fn route(scheme: &str, host: &str, path_and_query: &str) -> Option<Ro
 
 fn github_api(scheme: &str, segments: &[&str]) -> Option<Route> {
     match segments {
-        ["repos", owner, repo, "commits", rev @ ..] if nonempty(rev) => {
-            Some(Route::GithubCommit {
-                repo: RepoName::new(owner, repo)?,
-                rev: percent_decode(&rev.join("/"))?,
-            })
-        }
+        ["repos", owner, repo, "commits", rev @ ..] if nonempty(rev) => Some(Route::GithubCommit {
+            repo: RepoName::new(owner, repo)?,
+            rev: percent_decode(&rev.join("/"))?,
+        }),
         ["repos", owner, repo, "tarball", rev @ ..] if nonempty(rev) => {
             let repo = RepoName::new(owner, repo)?;
             Some(Route::Redirect {
