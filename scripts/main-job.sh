@@ -16,5 +16,7 @@ if bash scripts/podman.sh; then
 fi
 
 "$gnfc" corpus add corpus
+# Upstream repos of the forge-* flakes, served offline by the proxy's mirror (default [proxy]).
+"$gnfc" forge init --from forge --to .gnfc/mirror
 "$gnfc" run
 "$gnfc" corpus check

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::ExecutorKind;
+use crate::config::{ExecutorKind, ProxyMode};
 
 /// Test Nix flakes against Nix implementations and lock resolvers, and tell exactly what
 /// broke and why.
@@ -66,6 +66,91 @@ pub enum Command {
         run: Option<String>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
         format: ReportFormat,
+    },
+    /// The caching HTTPS proxy on its own, and its cache
+    #[command(subcommand)]
+    Proxy(ProxyCommand),
+    /// The mirror forge: bare git repositories served as GitHub, GitLab and SourceHut
+    #[command(subcommand)]
+    Forge(ForgeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProxyCommand {
+    /// Run the proxy until Ctrl-C (settings from [proxy] unless overridden)
+    Serve(ProxyServeArgs),
+    /// Entries, bytes and hit rate per host of a proxy cache
+    Stats {
+        /// Cache directory [default: <storage.dir>/proxy/cache]
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a proxy cache to one file (zstd-compressed tar of index and bodies)
+    Export {
+        /// The file to write
+        file: PathBuf,
+        /// Cache directory [default: <storage.dir>/proxy/cache]
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+    },
+    /// Add the entries of an exported file to a proxy cache (verified first)
+    Import {
+        /// A file written by `gnfc proxy export`
+        file: PathBuf,
+        /// Cache directory [default: <storage.dir>/proxy/cache]
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyServeArgs {
+    /// TCP address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3128")]
+    pub listen: std::net::SocketAddr,
+    /// Also listen on this unix socket
+    #[arg(long, value_name = "PATH")]
+    pub unix: Option<PathBuf>,
+    /// Cache mode [default: proxy.mode]
+    #[arg(long, value_enum)]
+    pub mode: Option<ProxyMode>,
+    /// Serve forges from this mirror directory first [default: proxy.mirror, if in proxy.upstreams]
+    #[arg(long, value_name = "DIR")]
+    pub mirror: Option<PathBuf>,
+    /// Never go to the internet: the mirror and the cache only
+    #[arg(long)]
+    pub offline: bool,
+    /// Cache directory [default: <storage.dir>/proxy/cache]
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ForgeCommand {
+    /// Serve a mirror directory over HTTP (and HTTPS with the proxy's CA) until Ctrl-C
+    Serve {
+        /// The mirror: bare repositories as owner/repo.git or owner+repo
+        #[arg(long, value_name = "DIR")]
+        mirror: PathBuf,
+        /// Plain HTTP address (the Host header picks the forge)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Also serve HTTPS here, with certificates from the proxy CA
+        #[arg(long, value_name = "ADDR")]
+        tls_listen: Option<std::net::SocketAddr>,
+    },
+    /// Turn source directories FROM/owner/repo/... into bare repositories TO/owner/repo.git
+    /// with one deterministic commit each (fixed author, date and message)
+    Init {
+        /// Sources laid out as owner/repo/files
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The mirror directory to write
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
     },
 }
 

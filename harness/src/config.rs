@@ -25,6 +25,7 @@ pub struct Config {
     pub outputs: Vec<OutputSpec>,
     pub podman: Podman,
     pub images: Images,
+    pub proxy: ProxySettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,6 +207,53 @@ pub struct OutputSpec {
     pub eval: EvalMode,
 }
 
+/// `[proxy]`: the caching proxy `gnfc run` sends every test's Nix through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxySettings {
+    pub enabled: bool,
+    pub mode: ProxyMode,
+    /// Tried in order for what the cache cannot answer.
+    pub upstreams: Vec<UpstreamName>,
+    /// Bare git repositories (`owner/repo.git`) the mirror serves.
+    pub mirror: PathBuf,
+    /// Host → name of the environment variable holding its token (sent as
+    /// `Authorization: Bearer …`). Names only: the config is stored with every run.
+    pub tokens: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyMode {
+    /// Serve hits, fetch and store misses.
+    Record,
+    /// Serve hits only; a miss is an error naming the URL.
+    Replay,
+    /// No cache.
+    Passthrough,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamName {
+    /// The mirror forge over `proxy.mirror`.
+    Mirror,
+    /// The real origins.
+    Internet,
+}
+
+impl Default for ProxySettings {
+    fn default() -> ProxySettings {
+        ProxySettings {
+            enabled: true,
+            mode: ProxyMode::Record,
+            upstreams: vec![UpstreamName::Mirror, UpstreamName::Internet],
+            mirror: PathBuf::from(".gnfc/mirror"),
+            tokens: BTreeMap::new(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
@@ -271,6 +319,7 @@ impl Default for Config {
             .collect(),
             podman: Podman::default(),
             images: Images::default(),
+            proxy: ProxySettings::default(),
         }
     }
 }

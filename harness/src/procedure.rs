@@ -9,7 +9,9 @@
 use std::time::{Duration, Instant};
 
 use gnfc_classifier::{Class, RuleSet};
-use gnfc_containers::{Command, ExecOutput, Executor, Exit, Limits, Sandbox, SandboxSpec};
+use gnfc_containers::{
+    Command, ExecOutput, Executor, Exit, Limits, ProxyAccess, Sandbox, SandboxSpec,
+};
 use gnfc_data::{
     Classification, FlakeRow, Outcome, OutputRecord, OutputStatus, Stage, StderrRecord, TestRecord,
 };
@@ -25,6 +27,7 @@ pub struct TestSpec<'a> {
     pub resolver_name: &'a str,
     pub resolver: &'a Resolver,
     pub config: &'a Config,
+    pub proxy: Option<&'a ProxyAccess>,
 }
 
 fn empty_record() -> TestRecord {
@@ -74,7 +77,7 @@ pub async fn run_test(executor: &dyn Executor, rules: &RuleSet, spec: TestSpec<'
             .map(|(k, v)| format!("{k} = {v}"))
             .collect(),
         env: Vec::new(),
-        proxy: None,
+        proxy: spec.proxy.cloned(),
         limits: Limits {
             stderr_bytes: spec.config.limits.stderr_bytes,
             stdout_bytes: spec.config.limits.stdout_bytes,

@@ -33,6 +33,8 @@ pub struct Job {
     pub config: Arc<Config>,
     pub executor: Arc<dyn Executor>,
     pub rules: Arc<RuleSet>,
+    /// How sandboxes reach the run's proxy; `None` runs without one.
+    pub proxy: Option<gnfc_containers::ProxyAccess>,
 }
 
 #[derive(Debug, Default)]
@@ -184,6 +186,7 @@ async fn run_one(job: &Job, test: &PendingTest) -> TestRecord {
         resolver_name: &test.resolver,
         resolver,
         config,
+        proxy: job.proxy.as_ref(),
     };
     run_test(job.executor.as_ref(), &job.rules, spec).await
 }

@@ -156,6 +156,16 @@ fn corpus_meets_expectations_and_survives_sigkill() {
     let ws = Workspace::new();
     let corpus = corpus_dir();
     ws.gnfc(&["corpus", "add", corpus.to_str().unwrap()]);
+    // The upstreams of the forge-* flakes: the default [proxy] serves them from here.
+    let forge = corpus.join("../forge");
+    ws.gnfc(&[
+        "forge",
+        "init",
+        "--from",
+        forge.to_str().unwrap(),
+        "--to",
+        ".gnfc/mirror",
+    ]);
 
     // 1. An uninterrupted run meets every expectation.
     let full = ws.run_and_check("full", &HOST);

@@ -74,11 +74,44 @@ impl Default for RateLimitPolicy {
     }
 }
 
+/// Where misses are answered from, tried in the order configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamKind {
+    /// The forge emulator: answers the hosts it knows from a directory of bare git
+    /// repositories, passes everything else to the next upstream.
+    Mirror(MirrorConfig),
+    /// The real origin, with normal certificate checks.
+    Internet,
+}
+
+/// The forge emulator's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorConfig {
+    /// Bare git repositories as `DIR/owner/repo.git` or `DIR/owner+repo`.
+    pub dir: PathBuf,
+    /// The flake registry served at `https://channels.nixos.org/flake-registry.json`;
+    /// `None` serves `DIR/flake-registry.json` when that file exists.
+    pub registry: Option<PathBuf>,
+}
+
+impl MirrorConfig {
+    /// A mirror of `dir` with its registry at the default place.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            registry: None,
+        }
+    }
+}
+
 /// Everything [`crate::Proxy::start`] needs.
 #[derive(Clone)]
 pub struct ProxyConfig {
     /// Where to listen; port 0 picks a free port ([`crate::ProxyHandle::addr`] tells which).
     pub listen: SocketAddr,
+    /// Also accept clients on this unix socket (containers without a network reach the
+    /// proxy through a relay to it). A stale socket file there is replaced.
+    pub unix_socket: Option<PathBuf>,
     /// Holds `ca.pem` (give it to clients, e.g. `NIX_SSL_CERT_FILE`) and `ca.key` (mode
     /// 0600). Both are generated on first use and reused afterwards.
     pub ca_dir: PathBuf,
@@ -98,6 +131,8 @@ pub struct ProxyConfig {
     pub upstream_timeout: Duration,
     /// Retries of rate-limit answers.
     pub rate_limit: RateLimitPolicy,
+    /// Where misses go, in order; a request no upstream takes gets a 502 naming its host.
+    pub upstreams: Vec<UpstreamKind>,
 }
 
 impl ProxyConfig {
@@ -106,6 +141,7 @@ impl ProxyConfig {
     pub fn new(ca_dir: impl Into<PathBuf>, cache_dir: impl Into<PathBuf>) -> Self {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            unix_socket: None,
             ca_dir: ca_dir.into(),
             cache_dir: cache_dir.into(),
             mode: Mode::Record,
@@ -113,6 +149,7 @@ impl ProxyConfig {
             tokens: HashMap::new(),
             upstream_timeout: Duration::from_secs(60),
             rate_limit: RateLimitPolicy::default(),
+            upstreams: vec![UpstreamKind::Internet],
         }
     }
 }
@@ -124,6 +161,7 @@ impl fmt::Debug for ProxyConfig {
         token_hosts.sort();
         f.debug_struct("ProxyConfig")
             .field("listen", &self.listen)
+            .field("unix_socket", &self.unix_socket)
             .field("ca_dir", &self.ca_dir)
             .field("cache_dir", &self.cache_dir)
             .field("mode", &self.mode)
@@ -131,6 +169,7 @@ impl fmt::Debug for ProxyConfig {
             .field("token_hosts", &token_hosts)
             .field("upstream_timeout", &self.upstream_timeout)
             .field("rate_limit", &self.rate_limit)
+            .field("upstreams", &self.upstreams)
             .finish()
     }
 }

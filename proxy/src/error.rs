@@ -78,6 +78,12 @@ pub enum ProxyError {
         source: std::io::Error,
     },
 
+    #[error("cannot listen on the unix socket {path}: {source}; choose another path (at most 107 bytes long) or remove what is there")]
+    BindUnix {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
     #[error(
         "cannot register the proxy's metrics: {0}; give each proxy its own prometheus Registry"
     )]

@@ -424,7 +424,7 @@ fn upstream_failure(req: &Req, error: &UpstreamError) -> Response<ProxyBody> {
     tracing::warn!(url = %req.url, "upstream failed: {error}");
     let status = match error {
         UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-        UpstreamError::Failed(_) => StatusCode::BAD_GATEWAY,
+        UpstreamError::Failed(_) | UpstreamError::NoUpstream { .. } => StatusCode::BAD_GATEWAY,
     };
     text(
         status,

@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+mod archive;
 mod body;
 mod ca;
 mod cache;
@@ -34,6 +35,7 @@ mod config;
 mod error;
 mod handler;
 mod metrics;
+mod mirror;
 mod server;
 mod stats;
 mod transfer;
@@ -48,8 +50,10 @@ use prometheus::Registry;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{Mode, ParseModeError, ProxyConfig, RateLimitPolicy};
+pub use archive::{export_cache, import_cache, ArchiveError, ArchiveSummary};
+pub use config::{MirrorConfig, Mode, ParseModeError, ProxyConfig, RateLimitPolicy, UpstreamKind};
 pub use error::{ProxyError, Result};
+pub use mirror::{init_mirror, serve_forge, ForgeServer, InitError, InitedRepo};
 pub use stats::{CacheStats, HostStats};
 
 use handler::{stopped, Ctx, Shared};
@@ -98,16 +102,28 @@ impl Proxy {
             shutdown: shutdown_rx.clone(),
             alive: alive_tx,
         };
-        let accept = tokio::spawn(server::accept_loop(listener, ctx));
-        let flusher = tokio::spawn(flush_counters(Arc::clone(&shared), shutdown_rx));
+        let unix = match &config.unix_socket {
+            Some(path) => Some((bind_unix(path)?, path.clone())),
+            None => None,
+        };
+        let mut tasks = vec![tokio::spawn(server::accept_loop(listener, ctx.clone()))];
+        let unix_socket = unix.map(|(listener, path)| {
+            tasks.push(tokio::spawn(server::accept_loop(listener, ctx)));
+            path
+        });
+        tasks.push(tokio::spawn(flush_counters(
+            Arc::clone(&shared),
+            shutdown_rx,
+        )));
         tracing::info!(%addr, mode = %config.mode, cache = %config.cache_dir.display(), "proxy listening");
         Ok(ProxyHandle {
             addr,
+            unix_socket,
             ca_cert_path,
             shared,
             shutdown: shutdown_tx,
             alive: alive_rx,
-            tasks: vec![accept, flusher],
+            tasks,
         })
     }
 }
@@ -131,6 +147,7 @@ pub async fn read_stats(cache_dir: &Path) -> Result<CacheStats> {
 #[derive(Debug)]
 pub struct ProxyHandle {
     addr: SocketAddr,
+    unix_socket: Option<PathBuf>,
     ca_cert_path: PathBuf,
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
@@ -142,6 +159,11 @@ impl ProxyHandle {
     /// The address it listens on (the real port when the config said 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The unix socket it also listens on, when configured.
+    pub fn unix_socket(&self) -> Option<&Path> {
+        self.unix_socket.as_deref()
     }
 
     /// The CA certificate clients must trust (`NIX_SSL_CERT_FILE`).
@@ -177,6 +199,9 @@ impl ProxyHandle {
         }
         self.shared.cache.flush_counters().await;
         self.shared.cache.index.close().await;
+        if let Some(path) = &self.unix_socket {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -185,6 +210,32 @@ impl Drop for ProxyHandle {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
     }
+}
+
+/// Binds the unix socket, replacing a socket file a previous proxy left behind (but never
+/// any other kind of file).
+fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::FileTypeExt;
+    let error = |source| ProxyError::BindUnix {
+        path: path.to_owned(),
+        source,
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(error(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way",
+            )));
+        }
+        std::fs::remove_file(path).map_err(error)?;
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| ProxyError::CreateDir {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    tokio::net::UnixListener::bind(path).map_err(error)
 }
 
 async fn flush_counters(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {

@@ -1,5 +1,10 @@
 //! Prometheus metrics, registered in the registry the caller passes in (gnfc exposes one
-//! registry for everything). All are labelled by `host` and `mode`.
+//! registry for everything). All are labelled by `host` and `mode`. Hosts come from clients,
+//! so the label set is bounded: after [`MAX_HOST_LABELS`] distinct hosts, further ones are
+//! counted as `other` (a run touches a few dozen forges and caches, not thousands).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
@@ -9,6 +14,10 @@ use crate::config::Mode;
 use crate::error::Result;
 
 const LABELS: [&str; 2] = ["host", "mode"];
+
+/// Distinct `host` label values before new hosts are labelled [`OTHER_HOST`].
+pub(crate) const MAX_HOST_LABELS: usize = 256;
+const OTHER_HOST: &str = "other";
 
 /// Time from receiving a request to sending response headers, in seconds: 0.5 ms (a hit on
 /// loopback) up to a minute (a slow origin).
@@ -26,6 +35,7 @@ pub(crate) struct Metrics {
     bytes_fetched: IntCounterVec,
     upstream_errors: IntCounterVec,
     latency: HistogramVec,
+    hosts: Arc<Mutex<HashSet<String>>>,
 }
 
 /// The metrics of one request, with labels resolved once.
@@ -81,12 +91,23 @@ impl Metrics {
                 registry.register(Box::new(vec.clone()))?;
                 vec
             },
+            hosts: Arc::new(Mutex::new(HashSet::new())),
         };
         Ok(metrics)
     }
 
     /// Counts the request and returns its labelled metrics.
     pub(crate) fn request(&self, host: &str, mode: Mode) -> RequestMetrics {
+        let host = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+            if hosts.contains(host)
+                || (hosts.len() < MAX_HOST_LABELS && hosts.insert(host.to_owned()))
+            {
+                host
+            } else {
+                OTHER_HOST
+            }
+        };
         let labels = [host, mode.as_str()];
         self.requests.with_label_values(&labels).inc();
         RequestMetrics {
@@ -113,6 +134,13 @@ mod tests {
             .encode_to_string(&registry.gather())
             .unwrap();
         assert!(text.contains(r#"gnfc_proxy_cache_hits_total{host="h",mode="record"} 1"#));
+        for i in 0..MAX_HOST_LABELS + 10 {
+            metrics.request(&format!("h{i}"), Mode::Replay).hits.inc();
+        }
+        let text = prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .unwrap();
+        assert!(text.contains(r#"gnfc_proxy_cache_hits_total{host="other",mode="replay"} 11"#));
         let err = Metrics::register(&registry).unwrap_err();
         assert!(err.to_string().contains("own prometheus Registry"), "{err}");
     }

@@ -9,7 +9,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::ProxyBody;
@@ -23,20 +24,41 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// After shutdown is signalled, how long an open connection may finish its current request.
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// Where clients connect: the TCP port, or the unix socket containers reach through a relay.
+pub(crate) trait Listener: Send + 'static {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept_one(&self)
+        -> impl std::future::Future<Output = std::io::Result<Self::Stream>> + Send;
+}
+
+impl Listener for TcpListener {
+    type Stream = tokio::net::TcpStream;
+
+    async fn accept_one(&self) -> std::io::Result<Self::Stream> {
+        let (stream, _) = self.accept().await?;
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+}
+
+impl Listener for UnixListener {
+    type Stream = tokio::net::UnixStream;
+
+    async fn accept_one(&self) -> std::io::Result<Self::Stream> {
+        Ok(self.accept().await?.0)
+    }
+}
+
 /// Accepts connections until shutdown.
-pub(crate) async fn accept_loop(listener: TcpListener, ctx: Ctx) {
+pub(crate) async fn accept_loop<L: Listener>(listener: L, ctx: Ctx) {
     let mut shutdown = ctx.shutdown.clone();
     loop {
         tokio::select! {
             () = stopped(&mut shutdown) => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
+            accepted = listener.accept_one() => match accepted {
+                Ok(stream) => {
                     let ctx = ctx.clone();
-                    tokio::spawn(async move {
-                        tracing::trace!(%peer, "client connected");
-                        serve_client(stream, ctx).await;
-                    });
+                    tokio::spawn(serve_client(stream, ctx));
                 }
                 Err(e) => {
                     // Usually out of file descriptors: pause instead of spinning.
@@ -49,7 +71,10 @@ pub(crate) async fn accept_loop(listener: TcpListener, ctx: Ctx) {
 }
 
 /// The client's own connection: HTTP/1.1, where proxies are spoken to.
-async fn serve_client(stream: TcpStream, ctx: Ctx) {
+async fn serve_client<S>(stream: S, ctx: Ctx)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service_ctx = ctx.clone();
     let service = service_fn(move |request| {
         let ctx = service_ctx.clone();
@@ -168,7 +193,7 @@ fn connect(ctx: Ctx, request: Request<Incoming>) -> Response<ProxyBody> {
 /// Requests inside an intercepted tunnel: HTTP/1.1 or HTTP/2, as ALPN decided.
 async fn serve_tunnel<S>(stream: S, target: Target, ctx: Ctx)
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service_ctx = ctx.clone();
     let service = service_fn(move |request| {

@@ -23,8 +23,9 @@ use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
-use crate::config::{ProxyConfig, RateLimitPolicy};
+use crate::config::{ProxyConfig, RateLimitPolicy, UpstreamKind};
 use crate::error::{ProxyError, Result};
+use crate::mirror::{over_pipe, Mirror};
 
 /// Headers that describe one connection, not the message: never forwarded either way
 /// (RFC 9110 §7.6.1), plus the proxy-specific ones clients send to us.
@@ -58,6 +59,8 @@ pub(crate) enum UpstreamError {
     Timeout(Duration),
     #[error("{0}")]
     Failed(String),
+    #[error("no upstream takes host {host}: {why}")]
+    NoUpstream { host: String, why: String },
 }
 
 /// A request as it is to be sent upstream.
@@ -73,7 +76,15 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) unconditional: bool,
 }
 
+/// One link of the upstream chain.
+#[derive(Debug)]
+enum Hop {
+    Mirror(Mirror),
+    Internet,
+}
+
 pub(crate) struct Upstream {
+    chain: Vec<Hop>,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     tokens: HashMap<String, HeaderValue>,
     timeout: Duration,
@@ -83,6 +94,7 @@ pub(crate) struct Upstream {
 impl std::fmt::Debug for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Upstream")
+            .field("chain", &self.chain)
             .field("token_hosts", &self.tokens.keys().collect::<Vec<_>>())
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -131,7 +143,16 @@ impl Upstream {
             value.set_sensitive(true);
             tokens.insert(host.to_ascii_lowercase(), value);
         }
+        let chain = config
+            .upstreams
+            .iter()
+            .map(|kind| match kind {
+                UpstreamKind::Mirror(mirror) => Hop::Mirror(Mirror::new(mirror)),
+                UpstreamKind::Internet => Hop::Internet,
+            })
+            .collect();
         Ok(Self {
+            chain,
             client,
             tokens,
             timeout: config.upstream_timeout,
@@ -139,9 +160,66 @@ impl Upstream {
         })
     }
 
-    /// Sends the request; rate-limit answers are retried per the policy, and the last one
-    /// is returned if waiting does not help (the caller never caches them).
+    /// Sends the request along the chain: the first mirror that holds it answers, else the
+    /// internet if configured; a request nothing takes is an error naming its host.
     pub(crate) async fn send(
+        &self,
+        request: &Outgoing<'_>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let path = request
+            .uri
+            .path_and_query()
+            .map_or("/", http::uri::PathAndQuery::as_str);
+        let mut last_mirror = None;
+        for hop in &self.chain {
+            match hop {
+                Hop::Internet => return self.send_internet(request).await,
+                Hop::Mirror(mirror) => {
+                    let answer = mirror
+                        .answer(request.method, request.https, request.host, path)
+                        .await;
+                    if let Some(response) = answer {
+                        return self.piped(request, response).await;
+                    }
+                    last_mirror = Some(mirror);
+                }
+            }
+        }
+        match last_mirror {
+            // A forge's own "no such repository", as the real forge would answer.
+            Some(mirror) if Mirror::is_forge_host(request.host) => {
+                self.piped(request, mirror.not_held(request.host, path))
+                    .await
+            }
+            Some(mirror) => Err(UpstreamError::NoUpstream {
+                host: request.host.to_owned(),
+                why: format!(
+                    "the mirror ({}) does not serve it and no internet upstream is configured",
+                    mirror.dir().display()
+                ),
+            }),
+            None => Err(UpstreamError::NoUpstream {
+                host: request.host.to_owned(),
+                why: "no upstream is configured".to_owned(),
+            }),
+        }
+    }
+
+    async fn piped(
+        &self,
+        request: &Outgoing<'_>,
+        response: Response<crate::body::ProxyBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let piped = tokio::time::timeout(self.timeout, over_pipe(self.build(request), response))
+            .await
+            .map_err(|_| UpstreamError::Timeout(self.timeout))?
+            .map_err(UpstreamError::Failed)?;
+        Ok(self.scrub(piped))
+    }
+
+    /// Sends the request to its origin; rate-limit answers are retried per the policy, and
+    /// the last one is returned if waiting does not help (the caller never caches them).
+    async fn send_internet(
         &self,
         request: &Outgoing<'_>,
     ) -> Result<Response<Incoming>, UpstreamError> {

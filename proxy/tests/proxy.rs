@@ -362,7 +362,7 @@ async fn large_misses_stream_while_being_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_identical_misses_are_fetched_once() {
-    const CLIENTS: usize = 200;
+    const CLIENTS: usize = 1000;
     let origin = Origin::start().await;
     let dir = dirs();
     let proxy = start(config(&origin, dir.path(), Mode::Record)).await;

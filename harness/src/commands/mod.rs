@@ -3,6 +3,8 @@
 mod classify;
 mod corpus;
 mod images;
+mod forge;
+pub(crate) mod proxy;
 mod report;
 mod run;
 
@@ -12,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use gnfc_data::{Db, RunRow};
 
-use crate::cli::{Cli, Command, CorpusCommand};
+use crate::cli::{Cli, Command, CorpusCommand, ForgeCommand, ProxyCommand};
 use crate::config::{self, Loaded};
 
 /// What every command starts from: the configuration and where results live.
@@ -82,6 +84,22 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify { run } => classify::classify(&ctx, run.as_deref()).await,
         Command::Images(command) => images::images(&ctx, command).await,
         Command::Report { run, format } => report::report(&ctx, run.as_deref(), format).await,
+        Command::Proxy(ProxyCommand::Serve(args)) => proxy::serve(&ctx, args).await,
+        Command::Proxy(ProxyCommand::Stats { cache, json }) => {
+            proxy::stats(&ctx, cache, json).await
+        }
+        Command::Proxy(ProxyCommand::Export { file, cache }) => {
+            proxy::export(&ctx, &file, cache).await
+        }
+        Command::Proxy(ProxyCommand::Import { file, cache }) => {
+            proxy::import(&ctx, &file, cache).await
+        }
+        Command::Forge(ForgeCommand::Serve {
+            mirror,
+            listen,
+            tls_listen,
+        }) => forge::serve(&ctx, &mirror, listen, tls_listen).await,
+        Command::Forge(ForgeCommand::Init { from, to }) => forge::init(&ctx, &from, &to).await,
     }
 }
 

@@ -43,13 +43,20 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         planned.saturating_sub(pending.len() as u64),
         ctx.quiet,
     );
+    let registry = prometheus::Registry::new();
+    let proxy = super::proxy::start_for_run(ctx, &config.proxy, &registry).await?;
     let job = Job {
         db: db.clone(),
         config: Arc::new(config),
         executor,
         rules: Arc::new(RuleSet::builtin()?),
+        proxy: proxy.as_ref().map(|p| p.access.clone()),
     };
-    let ending = scheduler::execute(job, pending, jobs, bar).await?;
+    let ending = scheduler::execute(job, pending, jobs, bar).await;
+    if let Some(proxy) = proxy {
+        proxy.handle.shutdown().await;
+    }
+    let ending = ending?;
     let run = db.run(&run.id.to_string()).await?;
     match ending {
         Ending::Complete => {

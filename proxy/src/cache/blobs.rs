@@ -64,6 +64,17 @@ impl BlobStore {
     /// Opens (creating) `cache_dir/blobs` and `cache_dir/tmp`, removing temporary files a
     /// previous process left behind when it was stopped mid-download.
     pub(crate) fn open(cache_dir: &Path) -> Result<Self> {
+        let store = Self::open_shared(cache_dir)?;
+        if let Ok(entries) = std::fs::read_dir(&store.tmp) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(store)
+    }
+
+    /// Opens the store without cleaning `tmp/`: for a cache a running proxy may be using.
+    pub(crate) fn open_shared(cache_dir: &Path) -> Result<Self> {
         let root = cache_dir.join("blobs");
         let tmp = cache_dir.join("tmp");
         for dir in [&root, &tmp] {
@@ -71,11 +82,6 @@ impl BlobStore {
                 path: dir.clone(),
                 source,
             })?;
-        }
-        if let Ok(entries) = std::fs::read_dir(&tmp) {
-            for entry in entries.flatten() {
-                let _ = std::fs::remove_file(entry.path());
-            }
         }
         Ok(Self { root, tmp })
     }
@@ -231,7 +237,21 @@ impl BlobWriter {
     /// with that hash already exists the rename replaces it with identical bytes, which is
     /// atomic and harmless.
     pub(crate) fn commit(self, store: &BlobStore) -> std::io::Result<(String, u64)> {
+        self.commit_if(store, None)?
+            .ok_or_else(|| std::io::Error::other("unreachable: no expected hash"))
+    }
+
+    /// Like [`BlobWriter::commit`], but when `expected` is given and the body's hash differs,
+    /// nothing is stored and `None` is returned.
+    pub(crate) fn commit_if(
+        self,
+        store: &BlobStore,
+        expected: Option<&str>,
+    ) -> std::io::Result<Option<(String, u64)>> {
         let sha256 = hex::encode(self.hasher.finalize());
+        if expected.is_some_and(|e| e != sha256) {
+            return Ok(None);
+        }
         let file = self.file.into_inner().map_err(|e| e.into_error())?;
         let path = store
             .path(&sha256)
@@ -242,7 +262,7 @@ impl BlobWriter {
         // No fsync: a blob lost or damaged by a crash is caught by verification on read
         // and fetched again; syncing every body would slow every miss.
         file.persist(&path).map_err(|e| e.error)?;
-        Ok((sha256, self.len))
+        Ok(Some((sha256, self.len)))
     }
 }
 

@@ -190,6 +190,59 @@ impl Index {
         Ok(())
     }
 
+    /// Writes a consistent copy of the whole index to `path` (which must not exist), while
+    /// the proxy may go on using it.
+    pub(crate) async fn snapshot_into(&self, path: &Path) -> Result<()> {
+        sqlx::query("VACUUM INTO ?1")
+            .bind(path.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every distinct body the entries use, with its length.
+    pub(crate) async fn blobs(&self) -> Result<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT body_sha256, MAX(body_len) FROM entries GROUP BY body_sha256 ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(sha, len)| (sha, non_negative(len)))
+            .collect())
+    }
+
+    /// Adds the entries (and their `Vary` names) of another index file that this one does
+    /// not have; returns how many were added. Existing entries win.
+    pub(crate) async fn merge_from(&self, other: &Path) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("ATTACH DATABASE ?1 AS imported")
+            .bind(other.to_string_lossy().into_owned())
+            .execute(&mut *conn)
+            .await?;
+        let merged = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let added =
+                sqlx::query("INSERT OR IGNORE INTO main.entries SELECT * FROM imported.entries")
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            sqlx::query("INSERT OR IGNORE INTO main.vary SELECT * FROM imported.vary")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(added)
+        }
+        .await;
+        let detached = sqlx::query("DETACH DATABASE imported")
+            .execute(&mut *conn)
+            .await;
+        let added = merged?;
+        detached?;
+        Ok(added)
+    }
+
     /// Entries, bytes and counters per host, and the totals.
     pub(crate) async fn stats(&self) -> Result<CacheStats> {
         // Stored entries and hit/miss counters live in two tables; one grouped union gives
