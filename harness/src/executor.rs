@@ -188,13 +188,7 @@ async fn podman(config: &Config, scratch: PathBuf) -> anyhow::Result<Chosen> {
         executor
             .check_image(image, &format!(" --impl {name}"))
             .await?;
-        let argv: Vec<String> = imp
-            .command
-            .iter()
-            .cloned()
-            .chain(["--version".to_owned()])
-            .collect();
-        let (code, text) = images::run_once(&executor, image, &argv).await?;
+        let (code, text) = image_version(&executor, imp, image).await?;
         let version = text.trim().to_owned();
         if code != 0 {
             anyhow::bail!(
@@ -209,6 +203,21 @@ async fn podman(config: &Config, scratch: PathBuf) -> anyhow::Result<Chosen> {
         kind: ExecutorKind::Podman,
         versions,
     })
+}
+
+/// Runs `{command} --version` in a fresh container from `image`: (exit code, output).
+pub async fn image_version(
+    executor: &PodmanExecutor,
+    imp: &Implementation,
+    image: &str,
+) -> Result<(i64, String), gnfc_containers::PodmanError> {
+    let argv: Vec<String> = imp
+        .command
+        .iter()
+        .cloned()
+        .chain(["--version".to_owned()])
+        .collect();
+    images::run_once(executor, image, &argv).await
 }
 
 /// The probe image is the first implementation's: name it in the hint.

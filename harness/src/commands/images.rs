@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::Context;
 use crate::cli::ImagesCommand;
 use crate::config::{recipe_of, Config, Implementation};
-use crate::executor::{podman_connection, podman_settings};
+use crate::executor::{image_version, podman_connection, podman_settings};
 
 pub async fn images(ctx: &Context, command: ImagesCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -149,19 +149,11 @@ async fn list(ctx: &Context) -> anyhow::Result<ExitCode> {
             continue;
         };
         let version = match &executor {
-            Some(executor) => {
-                let argv: Vec<String> = imp
-                    .command
-                    .iter()
-                    .cloned()
-                    .chain(["--version".to_owned()])
-                    .collect();
-                match images::run_once(executor, image, &argv).await {
-                    Ok((0, text)) => text.trim().trim_start_matches("nix (Nix) ").to_owned(),
-                    Ok((code, _)) => format!("exit {code}"),
-                    Err(e) => format!("error: {e}"),
-                }
-            }
+            Some(executor) => match image_version(executor, imp, image).await {
+                Ok((0, text)) => text.trim().trim_start_matches("nix (Nix) ").to_owned(),
+                Ok((code, _)) => format!("exit {code}"),
+                Err(e) => format!("error: {e}"),
+            },
             None => "-".to_owned(),
         };
         let recipe = info.recipe_hash.clone().unwrap_or_else(|| "-".to_owned());

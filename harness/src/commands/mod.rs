@@ -2,8 +2,8 @@
 
 mod classify;
 mod corpus;
-mod images;
 mod forge;
+mod images;
 pub(crate) mod proxy;
 mod report;
 mod run;
