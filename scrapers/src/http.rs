@@ -73,13 +73,20 @@ impl Http {
                     path.display()
                 ))
             })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+            let not_pem = |detail: String| {
                 ScrapeError::Config(format!(
-                    "{} is not a PEM certificate ({e}): give the proxy's ca.pem",
+                    "{} is not a PEM certificate ({detail}): give the proxy's ca.pem",
                     path.display()
                 ))
-            })?;
-            builder = builder.add_root_certificate(cert);
+            };
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| not_pem(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(not_pem("no certificate in it".to_owned()));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
         }
         let client = builder
             .build()

@@ -8,6 +8,7 @@
 //! the corpus.
 
 mod error;
+pub mod fetch;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 mod found;

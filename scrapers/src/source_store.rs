@@ -69,6 +69,11 @@ impl SourceStore {
         SourceStore { root: root.into() }
     }
 
+    /// The directory snapshots live in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Snapshots `repo`: copies its tree into the store, hashes it and lists its flakes.
     pub fn import(&self, repo: &Path) -> Result<Snapshot, ImportError> {
         std::fs::create_dir_all(&self.root).map_err(|source| ImportError::Io {
