@@ -110,7 +110,9 @@ pub fn from_repository_name(repository: &str) -> Result<Found, String> {
 }
 
 fn from_host_path(host: &str, path: &str, url: &str) -> Result<Found, String> {
-    let path = path.trim_end_matches('/');
+    // URLs and flakerefs percent-encode what a path segment cannot hold (`%20`).
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let path = decoded.trim_end_matches('/');
     let path = path.strip_suffix(".git").unwrap_or(path);
     let (owner, name) = path
         .rsplit_once('/')
@@ -294,5 +296,8 @@ mod unit {
         // Hostile but harmless names are kept as they are (the store is content-addressed).
         let f = from_list_line("we ird/na me!ü").unwrap();
         assert_eq!(f.name, "na me!ü");
+        let f = from_list_line("github:o/na%20me%21").unwrap();
+        assert_eq!(f.name, "na me!");
+        assert!(from_list_line("github:o/%2E%2E").is_err());
     }
 }

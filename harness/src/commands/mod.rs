@@ -2,8 +2,10 @@
 
 mod classify;
 mod corpus;
+mod fetch;
 mod report;
 mod run;
+mod scrape;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +76,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { run } => report::status(&ctx, run.as_deref()).await,
         Command::Classify { run } => classify::classify(&ctx, run.as_deref()).await,
         Command::Report { run, format } => report::report(&ctx, run.as_deref(), format).await,
+        Command::Scrape(command) => scrape::scrape(&ctx, command).await,
+        Command::Fetch(args) => fetch::fetch(&ctx, args).await,
     }
 }
 
