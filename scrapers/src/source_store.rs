@@ -53,6 +53,19 @@ pub struct Snapshot {
     pub problems: Vec<FlakeProblem>,
 }
 
+impl Snapshot {
+    /// The flakes found, as the database records them.
+    pub fn new_flakes(&self) -> Vec<gnfc_data::NewFlake> {
+        self.flakes
+            .iter()
+            .map(|(subdir, file)| gnfc_data::NewFlake {
+                subdir: subdir.clone(),
+                flake_file: file.clone(),
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SourceStore {
     root: PathBuf,

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,21 +16,23 @@ use gnfc_scrapers::fixtures::{forge_bases, FixtureServer, ForgeReplay, ForgeRepo
 use gnfc_scrapers::{Forge, Found, HttpOptions, Silent, SourceStore};
 
 struct Env {
+    t: common::TestDb,
     db: Db,
-    dir: tempfile::TempDir,
+    dir: std::path::PathBuf,
 }
 
 impl Env {
     async fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&format!("sqlite://{}", dir.path().join("g.db").display()))
-            .await
-            .unwrap();
-        Env { db, dir }
+        let t = common::TestDb::new().await;
+        Env {
+            db: t.db.clone(),
+            dir: t.dir.path().to_path_buf(),
+            t,
+        }
     }
 
     fn store(&self) -> SourceStore {
-        SourceStore::new(self.dir.path().join("sources"))
+        SourceStore::new(self.dir.join("sources"))
     }
 
     /// Records `repos` as found, as a scrape would.
@@ -49,7 +53,7 @@ impl Env {
 
     /// Entries of the store directory: only `sha256-…` snapshots may be there.
     fn store_entries(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.dir.path().join("sources"))
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.join("sources"))
             .map(|d| {
                 d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                     .collect()
@@ -110,15 +114,19 @@ fn forge_repos() -> Vec<ForgeRepo> {
     ]
 }
 
-#[tokio::test]
-async fn tarballs_from_each_forge_give_every_flake_and_nothing_escapes() {
-    let env = Env::new().await;
+async fn forge_server() -> FixtureServer {
     let replay = ForgeReplay {
         repos: forge_repos(),
     };
-    let server = FixtureServer::start(move |r| replay.answer(r))
+    FixtureServer::start(move |r| replay.answer(r))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn tarballs_from_each_forge_give_every_flake_and_nothing_escapes() {
+    let env = Env::new().await;
+    let server = forge_server().await;
     env.found(&[
         found(Forge::Github, "NixOS", "multi"),
         found(Forge::Github, "we ird", "na me!ü"),
@@ -171,26 +179,21 @@ async fn tarballs_from_each_forge_give_every_flake_and_nothing_escapes() {
         assert!(entry.starts_with("sha256-"), "stray store entry {entry}");
     }
     assert!(
-        !env.dir.path().join("o").exists() && !env.dir.path().join("we ird").exists(),
+        !env.dir.join("o").exists() && !env.dir.join("we ird").exists(),
         "names never became paths"
     );
     // The fetched commit is recorded; a second fetch has nothing left but the failures.
     let commit = forge_repos()[0].commit.clone();
-    let row: (String,) = sqlx::query_as("SELECT head_commit FROM repos WHERE name = 'multi'")
-        .fetch_one(&mut sqlite(&env).await)
-        .await
-        .unwrap();
-    assert_eq!(row.0, commit);
+    assert_eq!(
+        env.t
+            .count(&format!(
+                "SELECT COUNT(*) FROM repos WHERE head_commit = '{commit}'"
+            ))
+            .await,
+        1
+    );
     let again = env.db.repos_to_fetch(false).await.unwrap();
     assert_eq!(again.len(), 3, "only the failed ones are left");
-}
-
-async fn sqlite(env: &Env) -> sqlx::AnyConnection {
-    sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{}", env.dir.path().join("g.db").display());
-    <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -250,7 +253,7 @@ async fn a_hostile_archive_is_refused_whole() {
     let outcomes = env.fetch(options(direct(&server))).await;
     let error = outcomes[0].result.as_ref().unwrap_err();
     assert_eq!(error.reason(), "unsafe-archive", "{error}");
-    assert!(!env.dir.path().join("escaped").exists());
+    assert!(!env.dir.join("escaped").exists());
     assert!(env.store_entries().is_empty(), "{:?}", env.store_entries());
 }
 
@@ -278,12 +281,7 @@ fn hostile_tarball(top: &str) -> Vec<u8> {
 #[tokio::test]
 async fn fetches_go_through_the_configured_proxy() {
     let env = Env::new().await;
-    let replay = ForgeReplay {
-        repos: forge_repos(),
-    };
-    let server = FixtureServer::start(move |r| replay.answer(r))
-        .await
-        .unwrap();
+    let server = forge_server().await;
     env.found(&[
         found(Forge::Github, "NixOS", "multi"),
         found(Forge::Gitlab, "group/sub", "proj"),
@@ -324,7 +322,7 @@ async fn a_bad_proxy_ca_is_a_clear_error() {
 #[tokio::test]
 async fn git_method_clones_shallow_and_records_the_commit() {
     let env = Env::new().await;
-    let origin = env.dir.path().join("origin");
+    let origin = env.dir.join("origin");
     std::fs::create_dir_all(origin.join("a/b")).unwrap();
     std::fs::write(origin.join("flake.nix"), FLAKE).unwrap();
     std::fs::write(origin.join("a/b/flake.nix"), FLAKE).unwrap();

@@ -2,10 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gnfc_data::Db;
 use gnfc_scrapers::fixtures::{
     FixtureServer, GithubReplay, GrepAppReplay, IndexedRepo, LimitSignal, Reply, SourcegraphReplay,
 };
@@ -35,21 +36,18 @@ impl Progress for Recorder {
 }
 
 struct Env {
-    db: Db,
+    t: common::TestDb,
+    db: gnfc_data::Db,
     progress: Arc<Recorder>,
-    dir: tempfile::TempDir,
 }
 
 impl Env {
     async fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&format!("sqlite://{}", dir.path().join("g.db").display()))
-            .await
-            .unwrap();
+        let t = common::TestDb::new().await;
         Env {
-            db,
+            db: t.db.clone(),
+            t,
             progress: Arc::new(Recorder::default()),
-            dir,
         }
     }
 
@@ -72,11 +70,7 @@ impl Env {
     }
 
     async fn count(&self, sql: &str) -> i64 {
-        let url = format!("sqlite://{}", self.dir.path().join("g.db").display());
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-            .await
-            .unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+        self.t.count(sql).await
     }
 
     fn sourcegraph(&self, server: &FixtureServer) -> Sourcegraph {

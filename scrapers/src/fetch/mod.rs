@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use gnfc_data::{Db, NewFlake, RepoToFetch};
+use gnfc_data::{Db, RepoToFetch};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -236,14 +236,7 @@ impl Fetcher {
         if snapshot.flakes.is_empty() {
             return Err(FetchError::NoFlake(commit));
         }
-        let flakes: Vec<NewFlake> = snapshot
-            .flakes
-            .iter()
-            .map(|(subdir, file)| NewFlake {
-                subdir: subdir.clone(),
-                flake_file: file.clone(),
-            })
-            .collect();
+        let flakes = snapshot.new_flakes();
         let new_flakes = db
             .record_fetch(
                 r,

@@ -267,6 +267,16 @@ impl Stream {
     }
 }
 
+/// Parses a whole recorded stream as [`Source::page`] parses a live one, without storing
+/// anything: the baseline the ingest benchmark measures storage against.
+pub fn parse_recorded(body: &[u8], http: &Http) -> Result<Vec<Found>, ScrapeError> {
+    let mut stream = Stream::default();
+    for event in SseParser::default().push(body) {
+        stream.event(&event.name, &event.data, "the recorded stream", http)?;
+    }
+    Ok(stream.found)
+}
+
 #[async_trait::async_trait]
 impl Source for Sourcegraph {
     fn name(&self) -> &'static str {
