@@ -85,44 +85,9 @@ impl Db {
         source_dir: &str,
         flakes: &[NewFlake],
     ) -> Result<usize, DataError> {
-        let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let repo_id: i64 = sqlx::query_scalar(
-            "INSERT INTO repos (forge, owner, name, url, stars, default_branch, revision, added_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (url) DO UPDATE SET
-                 stars = COALESCE(excluded.stars, repos.stars),
-                 default_branch = COALESCE(excluded.default_branch, repos.default_branch),
-                 revision = excluded.revision
-             RETURNING id",
-        )
-        .bind(&repo.forge)
-        .bind(&repo.owner)
-        .bind(&repo.name)
-        .bind(&repo.url)
-        .bind(repo.stars)
-        .bind(&repo.default_branch)
-        .bind(revision)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut added = 0;
-        for flake in flakes {
-            let result = sqlx::query(
-                "INSERT INTO flakes (repo_id, subdir, revision, flake_file, source_dir, added_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (repo_id, subdir, revision) DO NOTHING",
-            )
-            .bind(repo_id)
-            .bind(&flake.subdir)
-            .bind(revision)
-            .bind(&flake.flake_file)
-            .bind(source_dir)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            added += usize::try_from(result.rows_affected()).unwrap_or(0);
-        }
+        let (_, added) =
+            insert_snapshot(&mut tx, repo, revision, source_dir, flakes, now_ms()).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -153,4 +118,53 @@ impl Db {
             .map(|row| flake_from_row(row, 0))
             .collect::<Result<Vec<_>, _>>()?)
     }
+}
+
+/// The body of [`Db::add_snapshot`], inside the caller's transaction: returns the repo's id
+/// and how many of the flakes were new.
+pub(crate) async fn insert_snapshot(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &NewRepo,
+    revision: &str,
+    source_dir: &str,
+    flakes: &[NewFlake],
+    now: i64,
+) -> Result<(i64, usize), DataError> {
+    let repo_id: i64 = sqlx::query_scalar(
+        "INSERT INTO repos (forge, owner, name, url, stars, default_branch, revision, added_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (url) DO UPDATE SET
+             stars = COALESCE(excluded.stars, repos.stars),
+             default_branch = COALESCE(excluded.default_branch, repos.default_branch),
+             revision = excluded.revision
+         RETURNING id",
+    )
+    .bind(&repo.forge)
+    .bind(&repo.owner)
+    .bind(&repo.name)
+    .bind(&repo.url)
+    .bind(repo.stars)
+    .bind(&repo.default_branch)
+    .bind(revision)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut added = 0;
+    for flake in flakes {
+        let result = sqlx::query(
+            "INSERT INTO flakes (repo_id, subdir, revision, flake_file, source_dir, added_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (repo_id, subdir, revision) DO NOTHING",
+        )
+        .bind(repo_id)
+        .bind(&flake.subdir)
+        .bind(revision)
+        .bind(&flake.flake_file)
+        .bind(source_dir)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        added += usize::try_from(result.rows_affected()).unwrap_or(0);
+    }
+    Ok((repo_id, added))
 }

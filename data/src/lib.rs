@@ -17,6 +17,7 @@ mod error;
 mod flakes;
 mod model;
 mod runs;
+mod scrape;
 mod stderr;
 mod tests;
 
@@ -25,6 +26,7 @@ pub use error::DataError;
 pub use flakes::{FlakeRow, NewFlake, NewRepo};
 pub use model::{Outcome, OutputStatus, Stage};
 pub use runs::{NewRun, PlannedTest, RunRow};
+pub use scrape::{FoundFlake, PageCounts, RepoToFetch, ScrapeState};
 pub use stderr::{StderrRow, StoredStderr};
 pub use tests::{
     ClassUpdate, Classification, ComboCount, OutputRecord, OutputRow, PendingTest, StderrRecord,

@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 
 use gnfc_data::{
-    Backend, ClassUpdate, Classification, ComboCount, DataError, Db, FlakeRow, NewFlake, NewRepo,
-    NewRun, Outcome, OutputRecord, OutputStatus, PlannedTest, Stage, StderrRecord, TestRecord,
+    Backend, ClassUpdate, Classification, ComboCount, DataError, Db, FlakeRow, FoundFlake,
+    NewFlake, NewRepo, NewRun, Outcome, OutputRecord, OutputStatus, PlannedTest, Stage,
+    StderrRecord, TestRecord,
 };
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
@@ -174,6 +175,8 @@ on_both_backends!(
     stderr_round_trips_exact_bytes,
     reclassification_updates_tests_and_outputs,
     duplicate_run_name_is_refused_and_changes_nothing,
+    scrape_pages_dedupe_across_sources_and_save_the_cursor,
+    fetches_record_commit_or_failure,
 );
 
 fn repo(name: &str) -> NewRepo {
@@ -914,4 +917,136 @@ fn database_name_is_replaced_in_postgres_urls() {
         with_database("postgres:///db?host=/run/postgresql", "x"),
         "postgres:///x?host=/run/postgresql"
     );
+}
+
+fn found(owner: &str, name: &str, path: &str, commit: Option<&str>) -> FoundFlake {
+    FoundFlake {
+        repo: NewRepo {
+            forge: "github".to_owned(),
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            url: format!("https://github.com/{owner}/{name}").to_lowercase(),
+            stars: None,
+            default_branch: None,
+        },
+        path: path.to_owned(),
+        commit: commit.map(str::to_owned),
+    }
+}
+
+async fn scrape_pages_dedupe_across_sources_and_save_the_cursor(t: &TestDb) {
+    let db = &t.db;
+    assert_eq!(db.scrape_state("sourcegraph", "q").await.unwrap(), None);
+    db.start_scrape("sourcegraph", "q", "{\"todo\":1}")
+        .await
+        .unwrap();
+    // Two files of one repo, plus the same row twice in one page: one repo, two discoveries.
+    let page = [
+        found("NixOS", "nix", "flake.nix", Some("abc")),
+        found("NixOS", "nix", "sub/flake.nix", None),
+        found("NixOS", "nix", "sub/flake.nix", None),
+        found("a", "b", "flake.nix", None),
+    ];
+    let counts = db
+        .record_scrape_page("sourcegraph", "q", &page, Some("{\"todo\":2}"))
+        .await
+        .unwrap();
+    assert_eq!((counts.new_repos, counts.known_repos), (2, 0));
+    let state = db.scrape_state("sourcegraph", "q").await.unwrap().unwrap();
+    assert_eq!(state.cursor.as_deref(), Some("{\"todo\":2}"));
+    assert_eq!(state.pages, 1);
+
+    // Another source finds one of them again: known, not a new repo, a second discovery.
+    db.start_scrape("grep-app", "q", "0").await.unwrap();
+    let counts = db
+        .record_scrape_page(
+            "grep-app",
+            "q",
+            &[found("nixos", "NIX", "flake.nix", None)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((counts.new_repos, counts.known_repos), (0, 1));
+    assert_eq!(
+        db.scrape_state("grep-app", "q")
+            .await
+            .unwrap()
+            .unwrap()
+            .cursor,
+        None
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM repos").await, 2);
+    assert_eq!(t.count("SELECT COUNT(*) FROM discoveries").await, 4);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM scrapes WHERE finished_at IS NOT NULL")
+            .await,
+        1
+    );
+
+    // Re-storing a page (a resumed scrape redoing it) adds nothing.
+    db.record_scrape_page("sourcegraph", "q", &page, None)
+        .await
+        .unwrap();
+    assert_eq!(t.count("SELECT COUNT(*) FROM repos").await, 2);
+    assert_eq!(t.count("SELECT COUNT(*) FROM discoveries").await, 4);
+    let to_fetch = db.repos_to_fetch(false).await.unwrap();
+    assert_eq!(to_fetch.len(), 2);
+    let nix = to_fetch
+        .iter()
+        .find(|r| r.repo.url == "https://github.com/nixos/nix")
+        .unwrap();
+    assert_eq!(nix.found_commit.as_deref(), Some("abc"));
+}
+
+async fn fetches_record_commit_or_failure(t: &TestDb) {
+    let db = &t.db;
+    db.start_scrape("list", "l", "0").await.unwrap();
+    let page = [
+        found("o", "one", "flake.nix", None),
+        found("o", "two", "flake.nix", None),
+    ];
+    db.record_scrape_page("list", "l", &page, None)
+        .await
+        .unwrap();
+    let repos = db.repos_to_fetch(false).await.unwrap();
+    assert_eq!(repos.len(), 2);
+    let added = db
+        .record_fetch(
+            &repos[0].repo,
+            "c0ffee",
+            "sha256-x",
+            "/store/x",
+            &[flake(""), flake("sub")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(added, 2);
+    db.record_fetch_failure(repos[1].id, "not found")
+        .await
+        .unwrap();
+    assert_eq!(db.corpus().await.unwrap().len(), 2);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM repos WHERE head_commit = 'c0ffee'")
+            .await,
+        1
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM repos WHERE fetch_error = 'not found'")
+            .await,
+        1
+    );
+    let left: Vec<String> = db
+        .repos_to_fetch(false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.repo.name)
+        .collect();
+    assert_eq!(
+        left,
+        ["two"],
+        "a failed repo is tried again, a fetched one is not"
+    );
+    assert_eq!(db.repos_to_fetch(true).await.unwrap().len(), 2);
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{ExecutorKind, ProxyMode};
+use crate::config::{ExecutorKind, FetchMethodSetting, ProxyMode};
 
 /// Test Nix flakes against Nix implementations and lock resolvers, and tell exactly what
 /// broke and why.
@@ -73,6 +73,84 @@ pub enum Command {
     /// The mirror forge: bare git repositories served as GitHub, GitLab and SourceHut
     #[command(subcommand)]
     Forge(ForgeCommand),
+    /// Find repos with flakes (Sourcegraph, grep.app, GitHub, a list) and record them
+    #[command(subcommand)]
+    Scrape(ScrapeCommand),
+    /// Fetch the found repos into the source store and add their flakes to the corpus
+    Fetch(FetchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScrapeCommand {
+    /// Sourcegraph's streaming search (token: SRC_ACCESS_TOKEN or scrape.sourcegraph.token)
+    Sourcegraph {
+        /// Sourcegraph URL [default: scrape.sourcegraph.endpoint]
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        #[command(flatten)]
+        common: ScrapeArgs,
+    },
+    /// grep.app's search
+    #[command(name = "grep-app")]
+    GrepApp {
+        /// grep.app URL [default: scrape.grep_app.endpoint]
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// Last page to ask for [default: scrape.grep_app.page_cap]
+        #[arg(long, value_name = "N")]
+        page_cap: Option<u32>,
+        #[command(flatten)]
+        common: ScrapeArgs,
+    },
+    /// GitHub code search (token: GITHUB_TOKEN or scrape.github.token)
+    Github {
+        /// GitHub API URL [default: scrape.github.api]
+        #[arg(long, value_name = "URL")]
+        api: Option<String>,
+        #[command(flatten)]
+        common: ScrapeArgs,
+    },
+    /// A file of repos, one a line: URLs, OWNER/REPO, or flakerefs (github:o/r, git+https:…)
+    List {
+        file: PathBuf,
+        /// Start over instead of resuming an interrupted scrape of the same file
+        #[arg(long)]
+        restart: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScrapeArgs {
+    /// Extra search terms added to the query [default: the source's `terms` setting]
+    pub terms: Vec<String>,
+    /// Start over instead of resuming an interrupted scrape of the same query
+    #[arg(long)]
+    pub restart: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Repos fetched at once [default: fetch.jobs]
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Requests at once to one host [default: fetch.per_host]
+    #[arg(long, value_name = "N")]
+    pub per_host: Option<usize>,
+    /// Tarballs or shallow git clones [default: fetch.method]
+    #[arg(long, value_enum)]
+    pub method: Option<FetchMethodSetting>,
+    /// Fetch the commit a source reported (when one did) instead of the default branch head
+    #[arg(long)]
+    pub pinned: bool,
+    /// Fetch repos fetched before too (a new head becomes a new revision)
+    #[arg(long)]
+    pub refetch: bool,
+    /// HTTP(S) proxy for every fetch, e.g. gnfc's own [default: fetch.proxy]
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Extra CA certificate (PEM) to trust, e.g. the proxy's [default: fetch.ca_file]
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,6 +26,8 @@ pub struct Config {
     pub podman: Podman,
     pub images: Images,
     pub proxy: ProxySettings,
+    pub scrape: ScrapeSettings,
+    pub fetch: FetchSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -320,6 +322,8 @@ impl Default for Config {
             podman: Podman::default(),
             images: Images::default(),
             proxy: ProxySettings::default(),
+            scrape: ScrapeSettings::default(),
+            fetch: FetchSettings::default(),
         }
     }
 }
@@ -363,6 +367,130 @@ impl Default for Limits {
             memory: ByteSize(4 << 30),
             pids: 2048,
             cpus: 0.0,
+        }
+    }
+}
+
+/// A token from the config file: read, used, never shown (`Debug` and serialisation hide it).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+/// `[scrape.*]`: where the search APIs are and what to add to their queries.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScrapeSettings {
+    pub sourcegraph: SourcegraphSettings,
+    pub grep_app: GrepAppSettings,
+    pub github: GithubSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourcegraphSettings {
+    pub endpoint: String,
+    /// Overridden by `SRC_ACCESS_TOKEN`.
+    pub token: Option<Secret>,
+    pub terms: String,
+}
+
+impl Default for SourcegraphSettings {
+    fn default() -> SourcegraphSettings {
+        SourcegraphSettings {
+            endpoint: "https://sourcegraph.com".to_owned(),
+            token: None,
+            terms: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrepAppSettings {
+    pub endpoint: String,
+    pub terms: String,
+    pub page_cap: u32,
+}
+
+impl Default for GrepAppSettings {
+    fn default() -> GrepAppSettings {
+        GrepAppSettings {
+            endpoint: "https://grep.app".to_owned(),
+            terms: "outputs".to_owned(),
+            page_cap: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GithubSettings {
+    pub api: String,
+    /// Overridden by `GITHUB_TOKEN`.
+    pub token: Option<Secret>,
+    pub terms: String,
+    pub min_wait_secs: u64,
+}
+
+impl Default for GithubSettings {
+    fn default() -> GithubSettings {
+        GithubSettings {
+            api: "https://api.github.com".to_owned(),
+            token: None,
+            terms: String::new(),
+            min_wait_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FetchMethodSetting {
+    /// Forge tarballs (GitHub, GitLab, sourcehut); other hosts are cloned.
+    Tarball,
+    /// Shallow git clones.
+    Git,
+}
+
+/// `[fetch]`: how `gnfc fetch` reaches the forges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FetchSettings {
+    pub jobs: usize,
+    pub per_host: usize,
+    pub method: FetchMethodSetting,
+    pub proxy: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub github: String,
+    pub github_api: String,
+    pub gitlab: String,
+    pub sourcehut: String,
+}
+
+impl Default for FetchSettings {
+    fn default() -> FetchSettings {
+        FetchSettings {
+            jobs: 8,
+            per_host: 4,
+            method: FetchMethodSetting::Tarball,
+            proxy: None,
+            ca_file: None,
+            github: "https://github.com".to_owned(),
+            github_api: "https://api.github.com".to_owned(),
+            gitlab: "https://gitlab.com".to_owned(),
+            sourcehut: "https://git.sr.ht".to_owned(),
         }
     }
 }

@@ -101,6 +101,24 @@ fn processes_mentioning(needle: &Path) -> Vec<String> {
 }
 
 impl Workspace {
+    /// A workspace holding the conformance corpus, with the mirror the default [proxy]
+    /// serves the forge-* flakes' upstreams from.
+    fn with_corpus() -> Workspace {
+        let ws = Workspace::new();
+        let corpus = corpus_dir();
+        ws.gnfc(&["corpus", "add", corpus.to_str().unwrap()]);
+        let forge = corpus.join("../forge");
+        ws.gnfc(&[
+            "forge",
+            "init",
+            "--from",
+            forge.to_str().unwrap(),
+            "--to",
+            ".gnfc/mirror",
+        ]);
+        ws
+    }
+
     /// Runs the corpus as `run` with `args` and asserts every expectation is met.
     fn run_and_check(&self, run: &str, args: &[&str]) -> BTreeMap<(String, String), String> {
         let mut command = vec!["run", "--name", run, "--timeout", TIMEOUT, "--jobs", "2"];
@@ -125,8 +143,7 @@ const HOST: [&str; 4] = ["--executor", "host", "--impl", "nix-2.8"];
 
 #[test]
 fn corpus_in_podman_meets_expectations_for_every_nix_version() {
-    let ws = Workspace::new();
-    ws.gnfc(&["corpus", "add", corpus_dir().to_str().unwrap()]);
+    let ws = Workspace::with_corpus();
     let results = ws.run_and_check(
         "podman",
         &[
@@ -153,19 +170,7 @@ fn corpus_in_podman_meets_expectations_for_every_nix_version() {
 
 #[test]
 fn corpus_meets_expectations_and_survives_sigkill() {
-    let ws = Workspace::new();
-    let corpus = corpus_dir();
-    ws.gnfc(&["corpus", "add", corpus.to_str().unwrap()]);
-    // The upstreams of the forge-* flakes: the default [proxy] serves them from here.
-    let forge = corpus.join("../forge");
-    ws.gnfc(&[
-        "forge",
-        "init",
-        "--from",
-        forge.to_str().unwrap(),
-        "--to",
-        ".gnfc/mirror",
-    ]);
+    let ws = Workspace::with_corpus();
 
     // 1. An uninterrupted run meets every expectation.
     let full = ws.run_and_check("full", &HOST);

@@ -53,6 +53,19 @@ pub struct Snapshot {
     pub problems: Vec<FlakeProblem>,
 }
 
+impl Snapshot {
+    /// The flakes found, as the database records them.
+    pub fn new_flakes(&self) -> Vec<gnfc_data::NewFlake> {
+        self.flakes
+            .iter()
+            .map(|(subdir, file)| gnfc_data::NewFlake {
+                subdir: subdir.clone(),
+                flake_file: file.clone(),
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SourceStore {
     root: PathBuf,
@@ -67,6 +80,11 @@ enum Entry {
 impl SourceStore {
     pub fn new(root: impl Into<PathBuf>) -> SourceStore {
         SourceStore { root: root.into() }
+    }
+
+    /// The directory snapshots live in.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Snapshots `repo`: copies its tree into the store, hashes it and lists its flakes.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use gnfc_data::{NewFlake, NewRepo};
+use gnfc_data::NewRepo;
 use gnfc_scrapers::{discover_local, SourceStore};
 
 use super::{pick_run, Context};
@@ -66,14 +66,7 @@ pub async fn add(
                 stars: None,
                 default_branch: None,
             };
-            let flakes: Vec<NewFlake> = snapshot
-                .flakes
-                .iter()
-                .map(|(subdir, file)| NewFlake {
-                    subdir: subdir.clone(),
-                    flake_file: file.clone(),
-                })
-                .collect();
+            let flakes = snapshot.new_flakes();
             let added = db
                 .add_snapshot(
                     &new_repo,

@@ -2,11 +2,13 @@
 
 mod classify;
 mod corpus;
+mod fetch;
 mod forge;
 mod images;
 pub(crate) mod proxy;
 mod report;
 mod run;
+mod scrape;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,6 +102,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tls_listen,
         }) => forge::serve(&ctx, &mirror, listen, tls_listen).await,
         Command::Forge(ForgeCommand::Init { from, to }) => forge::init(&ctx, &from, &to).await,
+        Command::Scrape(command) => scrape::scrape(&ctx, command).await,
+        Command::Fetch(args) => fetch::fetch(&ctx, args).await,
     }
 }
 

@@ -1,0 +1,253 @@
+//! `gnfc scrape` and `gnfc fetch` as a user runs them, against loopback replays: a scrape
+//! killed with SIGKILL after its second page and restarted ends with exactly the rows of an
+//! uninterrupted one; 50 repos fetched from the loopback forge become flakes `gnfc run`
+//! runs with the host's Nix.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gnfc_scrapers::fixtures::{
+    forge_bases, FixtureServer, ForgeReplay, ForgeRepo, IndexedRepo, Reply, SourcegraphReplay,
+};
+use tokio::process::Command;
+
+const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+
+fn gnfc(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(GNFC);
+    cmd.current_dir(dir)
+        .env_remove("GNFC_DB")
+        .env_remove("SRC_ACCESS_TOKEN")
+        .env_remove("GITHUB_TOKEN")
+        .arg("--quiet")
+        .args(args)
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn gnfc_ok(dir: &Path, args: &[&str]) -> String {
+    let out = gnfc(dir, args).output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "gnfc {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Every row scrapes produce, in a stable order (times left out: they differ by design).
+async fn rows(dir: &Path) -> Vec<String> {
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", dir.join(".gnfc/gnfc.db").display());
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let repos: Vec<(String, String, String, String, Option<i64>)> =
+        sqlx::query_as("SELECT forge, owner, name, url, stars FROM repos ORDER BY url")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let found: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT r.url, d.source, d.path, d.commit_id FROM discoveries d
+         JOIN repos r ON r.id = d.repo_id ORDER BY r.url, d.path",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    repos
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .chain(found.iter().map(|f| format!("{f:?}")))
+        .collect()
+}
+
+async fn scrape_pages(dir: &Path) -> i64 {
+    let url = format!("sqlite://{}", dir.join(".gnfc/gnfc.db").display());
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query_scalar("SELECT pages FROM scrapes")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// Repos whose first split separates `codeberg.org/…` from `github.com/…`: three queries.
+fn indexed() -> Vec<IndexedRepo> {
+    let mut repos = Vec::new();
+    for i in 0..5 {
+        repos.push(IndexedRepo::new(
+            &format!("codeberg.org/c{i}/f"),
+            &["flake.nix"],
+        ));
+    }
+    for i in 0..7 {
+        repos.push(IndexedRepo::new(
+            &format!("github.com/u{i}/r"),
+            &["flake.nix", "sub/flake.nix"],
+        ));
+    }
+    repos
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scrape_killed_after_page_two_resumes_to_the_same_rows() {
+    let replay = SourcegraphReplay::new(indexed(), 14);
+    // Uninterrupted, for reference.
+    let reference = tempfile::tempdir().unwrap();
+    let plain = replay.clone();
+    let server = FixtureServer::start(move |r| plain.answer(r))
+        .await
+        .unwrap();
+    let out = gnfc_ok(
+        reference.path(),
+        &["scrape", "sourcegraph", "--endpoint", &server.url()],
+    )
+    .await;
+    assert!(out.contains("sourcegraph: 3 pages"), "{out}");
+    assert!(out.contains("12 new repos"), "{out}");
+    let expected = rows(reference.path()).await;
+    assert_eq!(expected.len(), 12 + 19);
+
+    // The third query never gets an answer: gnfc is killed while waiting for it.
+    let hold = Arc::new(AtomicBool::new(true));
+    let held = hold.clone();
+    let server = FixtureServer::start(move |r| {
+        if r.number == 3 && held.load(Ordering::SeqCst) {
+            Reply::hang()
+        } else {
+            replay.answer(r)
+        }
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = gnfc(
+        dir.path(),
+        &["scrape", "sourcegraph", "--endpoint", &server.url()],
+    )
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    while server.requests().len() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "gnfc never asked for page 3"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().await.unwrap(); // SIGKILL
+    assert_eq!(scrape_pages(dir.path()).await, 2, "killed after page 2");
+    let partial = rows(dir.path()).await;
+    assert!(partial.len() < expected.len());
+
+    hold.store(false, Ordering::SeqCst);
+    let out = gnfc_ok(
+        dir.path(),
+        &["scrape", "sourcegraph", "--endpoint", &server.url()],
+    )
+    .await;
+    assert!(out.contains("resumed an interrupted scrape"), "{out}");
+    assert!(
+        out.contains("1 page,"),
+        "only the missing page was fetched: {out}"
+    );
+    assert_eq!(rows(dir.path()).await, expected, "same rows, no duplicates");
+    assert_eq!(server.requests().len(), 4);
+}
+
+const FLAKE: &str = r#"{
+  outputs = { self }: {
+    packages.x86_64-linux.default = builtins.derivation {
+      name = "fetched"; system = "x86_64-linux"; builder = "/bin/sh";
+    };
+  };
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_fetched_repos_become_flakes_that_run() {
+    let mut repos = Vec::new();
+    let mut list = String::from("# repos served by the loopback forge\n");
+    for i in 0..50 {
+        let (forge, scheme, owner) = match i % 5 {
+            0 => ("gitlab", "gitlab:", format!("g{i}")),
+            1 => ("sourcehut", "sourcehut:~", format!("s{i}")),
+            _ => ("github", "github:", format!("o{i}")),
+        };
+        let name = format!("repo {i}!");
+        let files: Vec<(&str, &str)> = if i % 10 == 0 {
+            vec![
+                ("flake.nix", FLAKE),
+                ("a/flake.nix", FLAKE),
+                ("b/c/flake.nix", FLAKE),
+            ]
+        } else {
+            vec![("flake.nix", FLAKE), ("README", "x")]
+        };
+        repos.push(ForgeRepo::new(forge, &owner, &name, &files));
+        list.push_str(&format!("{scheme}{owner}/{}\n", name.replace(' ', "%20")));
+    }
+    let replay = ForgeReplay { repos };
+    let server = FixtureServer::start(move |r| replay.answer(r))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (github, github_api, gitlab, sourcehut) = forge_bases(&server.url());
+    std::fs::write(
+        dir.path().join("gnfc.toml"),
+        format!(
+            "[fetch]\njobs = 4\nper_host = 2\ngithub = \"{github}\"\ngithub_api = \
+             \"{github_api}\"\ngitlab = \"{gitlab}\"\nsourcehut = \"{sourcehut}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("repos.txt"), list).unwrap();
+    let out = gnfc_ok(dir.path(), &["scrape", "list", "repos.txt"]).await;
+    assert!(out.contains("50 new repos"), "{out}");
+    let out = gnfc_ok(dir.path(), &["fetch"]).await;
+    // 5 repos hold three flakes each, 45 hold one.
+    assert!(
+        out.contains("fetched 50 repos (60 flakes, 60 new); 0 failed"),
+        "{out}"
+    );
+    let listing = gnfc_ok(dir.path(), &["corpus", "list"]).await;
+    assert!(listing.contains("60 flakes"), "{listing}");
+    assert!(listing.contains("g0/repo 0!/b/c"), "{listing}");
+    let out = gnfc_ok(dir.path(), &["fetch"]).await;
+    assert!(out.contains("nothing to fetch"), "{out}");
+
+    gnfc_ok(
+        dir.path(),
+        &[
+            "run",
+            "--name",
+            "fetched",
+            "--resolver",
+            "native",
+            "--jobs",
+            "2",
+        ],
+    )
+    .await;
+    let report = gnfc_ok(
+        dir.path(),
+        &["report", "--run", "fetched", "--format", "json"],
+    )
+    .await;
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let tests = report["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 60);
+    let passed = tests.iter().filter(|t| t["outcome"] == "pass").count();
+    assert_eq!(
+        passed,
+        60,
+        "{}",
+        serde_json::to_string_pretty(&tests[0]).unwrap()
+    );
+}
