@@ -34,8 +34,11 @@ pub enum RuleError {
         id: String,
         message: String,
     },
-    #[error("the {stage} rules compile to more than {limit} bytes together: shorten the largest patterns (bounded repetitions of \\w or . are the usual cause) or split the rule ({source})")]
+    #[error("{origin}: rule #{position} '{id}': with this rule the {stage} rules compile to more than {limit} bytes together; shorten the largest patterns (bounded repetitions such as \\w{{300}} are the usual cause) ({source})")]
     TooLarge {
+        origin: String,
+        position: usize,
+        id: String,
         stage: Stage,
         limit: usize,
         source: Box<regex::Error>,

@@ -156,20 +156,33 @@ mod unit {
         assert_eq!(o.len(), 2);
         assert_eq!(o.get(7).unwrap().category, Category::Flake);
         let c = o.get(8).unwrap().class();
-        assert_eq!((c.id.as_str(), c.category, c.detail.as_deref()), ("upstream-down", Category::Network, Some("down")));
+        assert_eq!(
+            (c.id.as_str(), c.category, c.detail.as_deref()),
+            ("upstream-down", Category::Network, Some("down"))
+        );
         assert!(o.get(9).is_none());
     }
 
     #[test]
     fn bad_overrides_name_their_position() {
-        let e = parse("[[override]]\ntest = 7\nclass = \"new-class\"\nnote = \"n\"\n").unwrap_err().to_string();
-        assert!(e.contains("o.toml: override #1 (test 7)") && e.contains("give its `category`"), "{e}");
+        let e = parse("[[override]]\ntest = 7\nclass = \"new-class\"\nnote = \"n\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("o.toml: override #1 (test 7)") && e.contains("give its `category`"),
+            "{e}"
+        );
         let e = parse("[[override]]\ntest = 7\nclass = \"missing-attribute\"\ncategory = \"network\"\nnote = \"n\"\n").unwrap_err().to_string();
         assert!(e.contains("category flake, not network"), "{e}");
         let twice = "[[override]]\ntest = 7\nclass = \"missing-attribute\"\nnote = \"n\"\n";
         let e = parse(&format!("{twice}{twice}")).unwrap_err().to_string();
-        assert!(e.contains("override #2 (test 7): the test is pinned twice"), "{e}");
-        let e = parse("[[override]]\ntest = \"x\"\n").unwrap_err().to_string();
+        assert!(
+            e.contains("override #2 (test 7): the test is pinned twice"),
+            "{e}"
+        );
+        let e = parse("[[override]]\ntest = \"x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("o.toml") && e.contains("line 2"), "{e}");
     }
 

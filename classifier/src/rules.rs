@@ -9,6 +9,11 @@ use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use crate::spec::{parse_file, Category, RuleSpec};
 use crate::{builtin, RuleError};
 
+/// Rules match bytes, not text: stderr may hold any bytes (file names, binary garbage), and
+/// with Unicode mode on a class such as `[^']` would not match an invalid UTF-8 byte, so a
+/// detail containing one would turn a known failure into `unknown`. Patterns opt back in with
+/// `(?u:...)` where they need Unicode classes; non-ASCII literals match their UTF-8 bytes.
+///
 /// Upper bound on the compiled size of one stage's rule set (and of each rule's own regex).
 /// Rust's regex engine is linear in the input, but a pathological rule can still make the
 /// automaton huge; refuse it at load time rather than eat memory at classification time.
@@ -127,6 +132,7 @@ impl RuleSet {
                 });
             }
             let regex = RegexBuilder::new(&spec.pattern)
+                .unicode(false)
                 .size_limit(SET_SIZE_LIMIT)
                 .build()
                 .map_err(|source| RuleError::Pattern {
@@ -142,14 +148,21 @@ impl RuleSet {
             let rule_of_slot: Vec<usize> = (0..rules.len())
                 .filter(|&i| rules[i].spec.stage.covers(stage))
                 .collect();
-            let set = RegexSetBuilder::new(rule_of_slot.iter().map(|&i| &rules[i].spec.pattern))
-                .size_limit(SET_SIZE_LIMIT)
-                .build()
-                .map_err(|source| RuleError::TooLarge {
+            let patterns: Vec<&str> = rule_of_slot
+                .iter()
+                .map(|&i| rules[i].spec.pattern.as_str())
+                .collect();
+            let set = build_set(&patterns).map_err(|source| {
+                let culprit = &rules[rule_of_slot[first_too_large(&patterns)]].spec;
+                RuleError::TooLarge {
+                    origin: culprit.origin.clone(),
+                    position: culprit.position,
+                    id: culprit.id.clone(),
                     stage,
                     limit: SET_SIZE_LIMIT,
                     source: Box::new(source),
-                })?;
+                }
+            })?;
             stages.push((stage, StageSet { set, rule_of_slot }));
         }
         Ok(RuleSet { rules, stages })
@@ -276,6 +289,29 @@ impl RuleSet {
     }
 }
 
+fn build_set(patterns: &[&str]) -> Result<RegexSet, regex::Error> {
+    RegexSetBuilder::new(patterns)
+        .unicode(false)
+        .size_limit(SET_SIZE_LIMIT)
+        .build()
+}
+
+/// The index of the pattern that takes a too-large set over the limit: the shortest prefix
+/// that fails to build ends with it. Only runs on the error path, in O(log n) builds.
+fn first_too_large(patterns: &[&str]) -> usize {
+    // Invariant: patterns[..lo] builds, patterns[..hi] does not.
+    let (mut lo, mut hi) = (0, patterns.len());
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if build_set(&patterns[..mid]).is_ok() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi - 1
+}
+
 /// The built-in rule files as (origin, text).
 pub fn builtin_sources() -> Vec<(String, String)> {
     builtin::FILES
@@ -341,16 +377,39 @@ description = "generic"
         );
         let rules = set(&text).unwrap();
         let stderr = b"error: attribute 'warn' missing";
-        assert_eq!(rules.classify_input(eval(Some("lix-2.93"), stderr)).id, "lix-only");
-        assert_eq!(rules.classify_input(eval(Some("nix-2.8"), stderr)).id, "lix-only");
-        assert_eq!(rules.classify_input(eval(Some("nix-2.26"), stderr)).id, "warn-missing");
+        assert_eq!(
+            rules.classify_input(eval(Some("lix-2.93"), stderr)).id,
+            "lix-only"
+        );
+        assert_eq!(
+            rules.classify_input(eval(Some("nix-2.8"), stderr)).id,
+            "lix-only"
+        );
+        assert_eq!(
+            rules.classify_input(eval(Some("nix-2.26"), stderr)).id,
+            "warn-missing"
+        );
         assert_eq!(rules.classify_input(eval(None, stderr)).id, "warn-missing");
         let why = rules.explain(eval(Some("nix-2.26"), stderr));
-        let ids: Vec<(&str, bool)> = why.hits.iter().map(|h| (h.rule.id.as_str(), h.applies)).collect();
-        assert_eq!(ids, [("lix-only", false), ("warn-missing", true), ("missing-attribute", true)]);
+        let ids: Vec<(&str, bool)> = why
+            .hits
+            .iter()
+            .map(|h| (h.rule.id.as_str(), h.applies))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("lix-only", false),
+                ("warn-missing", true),
+                ("missing-attribute", true)
+            ]
+        );
         assert_eq!(why.class.id, "warn-missing");
         assert_eq!(why.hits[0].span, 7..23);
-        assert_eq!(why.hits[0].rule.tracking.as_deref(), Some("https://example.org/1"));
+        assert_eq!(
+            why.hits[0].rule.tracking.as_deref(),
+            Some("https://example.org/1")
+        );
     }
 
     #[test]
@@ -408,7 +467,10 @@ description = "generic"
         assert!(e.contains("rule #1 'f': implementation = []"), "{e}");
         let id = "[[rule]]\nid = \"Not Kebab\"\npattern = \"x\"\ncategory = \"flake\"\ndescription = \"d\"\n";
         let e = set(id).unwrap_err().to_string();
-        assert!(e.contains("rule #1: id 'Not Kebab' must be lowercase kebab-case"), "{e}");
+        assert!(
+            e.contains("rule #1: id 'Not Kebab' must be lowercase kebab-case"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -225,7 +225,9 @@ fn validate(origin: &str, position: usize, raw: RawRule) -> Result<RuleSpec, Rul
         )));
     }
     if raw.description.trim().is_empty() {
-        return Err(bad("description is empty: say what the failure means".to_owned()));
+        return Err(bad(
+            "description is empty: say what the failure means".to_owned()
+        ));
     }
     if let Some(link) = raw.tracking.as_deref() {
         if !(link.starts_with("https://") || link.starts_with("http://")) {

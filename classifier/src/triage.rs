@@ -12,20 +12,26 @@ use regex::Regex;
 /// it and warnings before it), else the first line that is not a warning or trace, else the
 /// first non-empty line.
 pub fn first_error_line(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
-    let lines: Vec<String> = text
-        .lines()
-        .map(|l| strip_ansi(l).trim().to_owned())
-        .filter(|l| !l.is_empty())
-        .collect();
-    let noise = |l: &&String| l.starts_with("warning:") || l.starts_with("trace:");
-    lines
-        .iter()
-        .find(|l| l.starts_with("error:"))
-        .or_else(|| lines.iter().find(|l| !noise(l)))
-        .or_else(|| lines.first())
-        .cloned()
-        .unwrap_or_default()
+    // One lazy pass over the lines: stderr can be hundreds of megabytes.
+    let lines = stderr
+        .split(|&b| b == b'\n')
+        .map(|l| strip_ansi(&String::from_utf8_lossy(l)).trim().to_owned())
+        .filter(|l| !l.is_empty());
+    let mut first = None;
+    let mut first_not_noise = None;
+    for line in lines {
+        if line.starts_with("error:") {
+            return line;
+        }
+        let noise = line.starts_with("warning:") || line.starts_with("trace:");
+        if first_not_noise.is_none() && !noise {
+            first_not_noise = Some(line.clone());
+        }
+        if first.is_none() {
+            first = Some(line);
+        }
+    }
+    first_not_noise.or(first).unwrap_or_default()
 }
 
 /// The group key of a stderr: its first error line with store paths, URLs, paths, hashes and
@@ -41,7 +47,10 @@ pub fn normalise(line: &str) -> String {
             (r"/nix/store/[0-9a-z]{32}-[^\s'`\x22:]*", "<store-path>"),
             (r"[a-z][a-z0-9+.-]*://[^\s'`\x22]*", "<url>"),
             (r"(?:sha256|sha512|sha1)[-:][A-Za-z0-9+/=]{20,}", "<hash>"),
-            (r"\b[0-9a-f]{12,}\b|\b[0-9a-z]{52}\b|\b[0-9a-z]{32}\b", "<hash>"),
+            (
+                r"\b[0-9a-f]{12,}\b|\b[0-9a-z]{52}\b|\b[0-9a-z]{32}\b",
+                "<hash>",
+            ),
             (r"(?:~|\.{1,2})?/[^\s'`\x22:]+", "<path>"),
             (r"\d+", "<n>"),
         ]
@@ -65,12 +74,12 @@ pub fn normalise(line: &str) -> String {
     out
 }
 
-fn strip_ansi(line: &str) -> std::borrow::Cow<'_, str> {
+fn strip_ansi(line: &str) -> String {
     static ANSI: LazyLock<Option<Regex>> =
         LazyLock::new(|| Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").ok());
     match ANSI.as_ref() {
-        Some(ansi) => ansi.replace_all(line, ""),
-        None => line.into(),
+        Some(ansi) => ansi.replace_all(line, "").into_owned(),
+        None => line.to_owned(),
     }
 }
 
@@ -85,7 +94,10 @@ mod unit {
             first_error_line(stderr),
             "error: opening file '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source/x.json': No such file"
         );
-        assert_eq!(first_error_line(b"warning: a\nsomething odd\n"), "something odd");
+        assert_eq!(
+            first_error_line(b"warning: a\nsomething odd\n"),
+            "something odd"
+        );
         assert_eq!(first_error_line(b"warning: only\n"), "warning: only");
         assert_eq!(first_error_line(b"\xff\xfe\n"), "\u{fffd}\u{fffd}");
         assert_eq!(first_error_line(b""), "");
@@ -96,7 +108,10 @@ mod unit {
         let a = group_key(b"error: opening file '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source/x.json': No such file or directory (errno 2)");
         let b = group_key(b"error: opening file '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-source/sub/y.json': No such file or directory (errno 2)");
         assert_eq!(a, b);
-        assert_eq!(a, "error: opening file '<store-path>': No such file or directory (errno <n>)");
+        assert_eq!(
+            a,
+            "error: opening file '<store-path>': No such file or directory (errno <n>)"
+        );
         assert_eq!(
             normalise("error: unable to download 'https://x.org/a?b=1': code 37 in /home/u/f.nix at line 12, rev 0123456789abcdef0123"),
             "error: unable to download '<url>': code <n> in <path> at line <n>, rev <hash>"
