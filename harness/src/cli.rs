@@ -46,12 +46,8 @@ pub enum Command {
         /// Run name or id
         run: Option<String>,
     },
-    /// Re-classify a run's stored stderr with the current rules (no re-run)
-    Classify {
-        /// Run name or id [default: the latest run]
-        #[arg(long)]
-        run: Option<String>,
-    },
+    /// Re-classify a run's stored stderr with the current rules (no re-run), or triage it
+    Classify(ClassifyArgs),
     /// Print a run's report
     Report {
         /// Run name or id [default: the latest run]
@@ -84,6 +80,30 @@ pub enum CorpusCommand {
         #[arg(long)]
         run: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Run name or id [default: the latest run]
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Show which rules match a test's stderr, which one wins, and the matching lines
+    #[arg(long, value_name = "TEST_ID", conflicts_with_all = ["unknown", "interactive"])]
+    pub explain: Option<i64>,
+    /// List the failures no rule names, grouped by their first error line (paths, hashes,
+    /// numbers masked), biggest group first
+    #[arg(long, conflicts_with = "interactive")]
+    pub unknown: bool,
+    /// Walk the biggest unknown groups: try a regex, see what it would catch, append it as a
+    /// rule, then re-classify
+    #[arg(long)]
+    pub interactive: bool,
+    /// Rules file --interactive appends to [default: the first of classifier.rules]
+    #[arg(long, value_name = "FILE", requires = "interactive")]
+    pub rules_file: Option<PathBuf>,
+    /// How many groups --unknown lists and --interactive walks
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
 }
 
 #[derive(Debug, Args)]

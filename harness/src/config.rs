@@ -23,6 +23,7 @@ pub struct Config {
     pub implementations: BTreeMap<String, Implementation>,
     pub resolvers: BTreeMap<String, Resolver>,
     pub outputs: Vec<OutputSpec>,
+    pub classifier: Classifier,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +61,16 @@ pub struct Limits {
     pub timeout_secs: u64,
     pub stderr_bytes: usize,
     pub stdout_bytes: usize,
+}
+
+/// Where the user's classifier rules and reviewed overrides live.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Classifier {
+    /// Rule files read after the built-in rules, in order.
+    pub rules: Vec<PathBuf>,
+    /// Reviewed overrides (a test pinned to a class); a missing file is no overrides.
+    pub overrides: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +175,7 @@ impl Default for Config {
                 eval,
             })
             .collect(),
+            classifier: Classifier::default(),
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use gnfc_classifier::{Class, RuleSet};
+use gnfc_classifier::{Class, Input, RuleSet};
 use gnfc_containers::{Command, ExecOutput, Executor, Exit, Limits, Sandbox, SandboxSpec};
 use gnfc_data::{
     Classification, FlakeRow, Outcome, OutputRecord, OutputStatus, Stage, StderrRecord, TestRecord,
@@ -21,6 +21,8 @@ use crate::outputs::{enumerate_expr, parse_enumeration, Output};
 #[derive(Debug, Clone, Copy)]
 pub struct TestSpec<'a> {
     pub flake: &'a FlakeRow,
+    /// The implementation's name in the config (rules may apply to some implementations only).
+    pub implementation_name: &'a str,
     pub implementation: &'a Implementation,
     pub resolver_name: &'a str,
     pub resolver: &'a Resolver,
@@ -138,7 +140,11 @@ impl Test<'_> {
     }
 
     fn classify(&self, stage: Stage, stderr: &[u8]) -> Classification {
-        to_record(self.rules.classify(stage, stderr))
+        to_record(self.rules.classify_input(Input {
+            stage,
+            implementation: Some(self.spec.implementation_name),
+            stderr,
+        }))
     }
 
     /// Ends the test as failed at `stage` with the command's output.
@@ -438,7 +444,7 @@ fn timeout_or(exit: Exit, outcome: Outcome) -> Outcome {
     }
 }
 
-fn timeout_class() -> Classification {
+pub(crate) fn timeout_class() -> Classification {
     Classification {
         class: "timeout".to_owned(),
         category: "limits".to_owned(),

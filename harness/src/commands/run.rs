@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use globset::Glob;
-use gnfc_classifier::RuleSet;
 use gnfc_containers::{Executor, HostExecutor};
 use gnfc_data::{Db, NewRun, PlannedTest, RunRow};
 
@@ -51,7 +50,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         db: db.clone(),
         config: Arc::new(config),
         executor,
-        rules: Arc::new(RuleSet::builtin()?),
+        rules: Arc::new(super::classify::load_rules(ctx)?),
     };
     let ending = scheduler::execute(job, pending, jobs, bar).await?;
     let run = db.run(&run.id.to_string()).await?;
