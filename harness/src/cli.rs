@@ -48,6 +48,15 @@ pub enum Command {
     },
     /// Re-classify a run's stored stderr with the current rules (no re-run), or triage it
     Classify(ClassifyArgs),
+    /// Print a run's Prometheus metrics, or write them for node-exporter's textfile collector
+    Metrics {
+        /// Run name or id [default: the latest run]
+        #[arg(long)]
+        run: Option<String>,
+        /// Write atomically to this *.prom file instead of stdout (for cron)
+        #[arg(long, value_name = "PATH")]
+        textfile: Option<PathBuf>,
+    },
     /// Print a run's report
     Report {
         /// Run name or id [default: the latest run]
@@ -132,6 +141,9 @@ pub struct RunArgs {
     /// Per-test wall-clock limit in seconds [default: limits.timeout_secs]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
+    /// Serve the run's Prometheus metrics at http://ADDR/metrics while it runs
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

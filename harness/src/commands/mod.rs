@@ -2,6 +2,7 @@
 
 mod classify;
 mod corpus;
+mod metrics;
 mod report;
 mod run;
 mod triage;
@@ -83,6 +84,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 (None, false, false) => classify::classify(&ctx, run).await,
             }
+        }
+        Command::Metrics { run, textfile } => {
+            metrics::metrics(&ctx, run.as_deref(), textfile.as_deref()).await
         }
         Command::Report { run, format } => report::report(&ctx, run.as_deref(), format).await,
     }

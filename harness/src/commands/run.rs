@@ -52,7 +52,22 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         executor,
         rules: Arc::new(super::classify::load_rules(ctx)?),
     };
-    let ending = scheduler::execute(job, pending, jobs, bar).await?;
+    // The proxy's registry joins `extra` once `gnfc run` starts the proxy.
+    let server = match args.metrics_listen {
+        Some(addr) => {
+            let server = super::metrics::serve(addr, db.clone(), run.id, Vec::new()).await?;
+            if !ctx.quiet {
+                eprintln!("metrics: http://{addr}/metrics");
+            }
+            Some(server)
+        }
+        None => None,
+    };
+    let ending = scheduler::execute(job, pending, jobs, bar).await;
+    if let Some(server) = server {
+        server.abort();
+    }
+    let ending = ending?;
     let run = db.run(&run.id.to_string()).await?;
     match ending {
         Ending::Complete => {
