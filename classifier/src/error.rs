@@ -6,12 +6,12 @@ use gnfc_data::Stage;
 pub enum RuleError {
     #[error("{origin}: {message}")]
     Parse { origin: String, message: String },
-    #[error("{origin}: rule #{position} '{id}': invalid pattern: {source}")]
+    #[error("{origin}: rule #{position} '{id}': invalid pattern: {cause}")]
     Pattern {
         origin: String,
         position: usize,
         id: String,
-        source: Box<regex::Error>,
+        cause: Box<regex::Error>,
     },
     #[error("{origin}: rule #{position}: id '{id}' is already used by rule #{first} of {first_origin}; ids must be unique")]
     DuplicateId {
@@ -34,20 +34,17 @@ pub enum RuleError {
         id: String,
         message: String,
     },
-    #[error("{origin}: rule #{position} '{id}': with this rule the {stage} rules compile to more than {limit} bytes together; shorten the largest patterns (bounded repetitions such as \\w{{300}} are the usual cause) ({source})")]
+    #[error("{origin}: rule #{position} '{id}': with this rule the {stage} rules compile to more than {limit} bytes together; shorten the largest patterns (bounded repetitions such as \\w{{300}} are the usual cause) ({cause})")]
     TooLarge {
         origin: String,
         position: usize,
         id: String,
         stage: Stage,
         limit: usize,
-        source: Box<regex::Error>,
+        cause: Box<regex::Error>,
     },
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
     #[error("{origin}: override #{position} (test {test}): {message}")]
     BadOverride {
         origin: String,

@@ -68,9 +68,9 @@ impl Overrides {
         match std::fs::read_to_string(path) {
             Ok(text) => Overrides::parse(&path.display().to_string(), &text, rules),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Overrides::default()),
-            Err(source) => Err(RuleError::Read {
+            Err(cause) => Err(RuleError::Read {
                 path: path.display().to_string(),
-                source,
+                cause,
             }),
         }
     }

@@ -100,9 +100,9 @@ impl RuleSet {
         let mut sources = builtin_sources();
         for file in files {
             let path = file.as_ref();
-            let text = std::fs::read_to_string(path).map_err(|source| RuleError::Read {
+            let text = std::fs::read_to_string(path).map_err(|cause| RuleError::Read {
                 path: path.display().to_string(),
-                source,
+                cause,
             })?;
             sources.push((path.display().to_string(), text));
         }
@@ -135,11 +135,11 @@ impl RuleSet {
                 .unicode(false)
                 .size_limit(SET_SIZE_LIMIT)
                 .build()
-                .map_err(|source| RuleError::Pattern {
+                .map_err(|cause| RuleError::Pattern {
                     origin: spec.origin.clone(),
                     position: spec.position,
                     id: spec.id.clone(),
-                    source: Box::new(source),
+                    cause: Box::new(cause),
                 })?;
             rules.push(Rule { spec, regex });
         }
@@ -152,7 +152,7 @@ impl RuleSet {
                 .iter()
                 .map(|&i| rules[i].spec.pattern.as_str())
                 .collect();
-            let set = build_set(&patterns).map_err(|source| {
+            let set = build_set(&patterns).map_err(|cause| {
                 let culprit = &rules[rule_of_slot[first_too_large(&patterns)]].spec;
                 RuleError::TooLarge {
                     origin: culprit.origin.clone(),
@@ -160,7 +160,7 @@ impl RuleSet {
                     id: culprit.id.clone(),
                     stage,
                     limit: SET_SIZE_LIMIT,
-                    source: Box::new(source),
+                    cause: Box::new(cause),
                 }
             })?;
             stages.push((stage, StageSet { set, rule_of_slot }));
