@@ -38,9 +38,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["generate", out, mib] => generate(Path::new(out), mib.parse::<usize>()? << 20),
         ["patterns", out] => {
+            // ripgrep joins the patterns into one regex, where the repeated `detail` group
+            // name is an error; unnamed groups match the same text.
             let mut text = String::new();
             for rule in rules.rules() {
-                text.push_str(&rule.pattern);
+                text.push_str(&rule.pattern.replace("(?P<detail>", "(?:"));
                 text.push('\n');
             }
             std::fs::write(out, text)?;
@@ -51,7 +53,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let naive = Naive::new(&rules)?;
             time(file, |record| naive.classify(record))
         }
-        _ => Err("usage: classify_bench generate OUT MIB | patterns OUT | set FILE | naive FILE".into()),
+        _ => Err(
+            "usage: classify_bench generate OUT MIB | patterns OUT | set FILE | naive FILE".into(),
+        ),
     }
 }
 

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::spec::{is_kebab, line_of};
+use crate::spec::{is_kebab, parse_error};
 use crate::{Category, Class, RuleError, RuleSet};
 
 #[derive(Debug, Deserialize)]
@@ -77,13 +77,7 @@ impl Overrides {
 
     /// Parses overrides; `rules` gives the category of classes that are rule ids.
     pub fn parse(origin: &str, text: &str, rules: &RuleSet) -> Result<Overrides, RuleError> {
-        let file: OverrideFile = toml::from_str(text).map_err(|e| RuleError::Parse {
-            origin: origin.to_owned(),
-            message: e.message().trim().to_owned()
-                + &e.span()
-                    .map(|s| format!(" (at line {})", line_of(text, s.start)))
-                    .unwrap_or_default(),
-        })?;
+        let file: OverrideFile = toml::from_str(text).map_err(|e| parse_error(origin, text, &e))?;
         let mut by_test = HashMap::new();
         for (index, raw) in file.overrides.into_iter().enumerate() {
             let bad = |message: String| RuleError::BadOverride {

@@ -19,6 +19,12 @@ use crate::{builtin, RuleError};
 /// automaton huge; refuse it at load time rather than eat memory at classification time.
 pub const SET_SIZE_LIMIT: usize = 32 << 20;
 
+/// Cache for each set's lazy DFA. The union of all rules, matched for every rule at once, has
+/// many more states than one rule; with the crate's default 2 MiB cache it thrashed and fell
+/// back to the slow engine (1 MiB/s on the benchmark), 16 MiB keeps it warm (see
+/// docs/BENCHMARKS.md). It is a ceiling, grown only as states are needed.
+const SET_DFA_CACHE: usize = 16 << 20;
+
 /// The verdict on one stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Class {
@@ -293,6 +299,7 @@ fn build_set(patterns: &[&str]) -> Result<RegexSet, regex::Error> {
     RegexSetBuilder::new(patterns)
         .unicode(false)
         .size_limit(SET_SIZE_LIMIT)
+        .dfa_size_limit(SET_DFA_CACHE)
         .build()
 }
 

@@ -177,13 +177,7 @@ pub struct RuleSpec {
 
 /// Parses one rules file; `origin` names it in messages.
 pub(crate) fn parse_file(origin: &str, text: &str) -> Result<Vec<RuleSpec>, RuleError> {
-    let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
-        origin: origin.to_owned(),
-        message: e.message().trim().to_owned()
-            + &e.span()
-                .map(|s| format!(" (at line {})", line_of(text, s.start)))
-                .unwrap_or_default(),
-    })?;
+    let file: RuleFile = toml::from_str(text).map_err(|e| parse_error(origin, text, &e))?;
     file.rule
         .into_iter()
         .enumerate()
@@ -254,6 +248,17 @@ pub(crate) fn is_kebab(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+/// A TOML error in `origin`, located by line.
+pub(crate) fn parse_error(origin: &str, text: &str, e: &toml::de::Error) -> RuleError {
+    RuleError::Parse {
+        origin: origin.to_owned(),
+        message: e.message().trim().to_owned()
+            + &e.span()
+                .map(|s| format!(" (at line {})", line_of(text, s.start)))
+                .unwrap_or_default(),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }

@@ -2,6 +2,7 @@
 //! The triage views (`--explain`, `--unknown`, `--interactive`) live in `triage`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -14,16 +15,14 @@ use crate::procedure::to_record;
 
 /// The built-in rules followed by the user's files from `classifier.rules`.
 pub(crate) fn load_rules(ctx: &Context) -> anyhow::Result<RuleSet> {
-    let files: Vec<_> = ctx
-        .config
-        .config
-        .classifier
-        .rules
-        .iter()
-        .map(|f| ctx.config.path(f))
-        .collect();
-    RuleSet::builtin_and(&files)
+    RuleSet::builtin_and(&user_rule_files(ctx))
         .context("cannot load the classifier rules (classifier.rules in gnfc.toml)")
+}
+
+/// The user's rule files (`classifier.rules`), resolved against the config's directory.
+pub(crate) fn user_rule_files(ctx: &Context) -> Vec<PathBuf> {
+    let files = &ctx.config.config.classifier.rules;
+    files.iter().map(|f| ctx.config.path(f)).collect()
 }
 
 /// The reviewed overrides named by `classifier.overrides`, if any.

@@ -10,7 +10,9 @@ use anyhow::Context as _;
 use gnfc_classifier::{triage, Category, Input, RuleSet};
 use gnfc_data::{Classification, Db, RunRow, StderrRow};
 
-use super::classify::{classify_rows, load_overrides, load_rules, print_moved, reclassify};
+use super::classify::{
+    classify_rows, load_overrides, load_rules, print_moved, reclassify, user_rule_files,
+};
 use super::{pick_run, Context};
 
 /// `gnfc classify --explain TEST_ID`.
@@ -229,33 +231,19 @@ pub async fn interactive(
     top: usize,
     rules_file: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
+    let user_files = user_rule_files(ctx);
     let target = match rules_file {
         Some(file) => file,
-        None => ctx
-            .config
-            .config
-            .classifier
-            .rules
-            .first()
-            .map(|f| ctx.config.path(f))
-            .context(
-                "--interactive appends rules to a file: name it with --rules-file FILE or list it \
-                 under classifier.rules in gnfc.toml",
-            )?,
+        None => user_files.first().cloned().context(
+            "--interactive appends rules to a file: name it with --rules-file FILE or list it \
+             under classifier.rules in gnfc.toml",
+        )?,
     };
     let db = ctx.db().await?;
     let run = pick_run(&db, run).await?;
     let rules = load_rules(ctx)?;
     let rows = db.classified_stderr(run.id).await?;
     let classes = classify_rows(&rules, &rows, ctx.quiet);
-    let user_files: Vec<PathBuf> = ctx
-        .config
-        .config
-        .classifier
-        .rules
-        .iter()
-        .map(|f| ctx.config.path(f))
-        .collect();
     let session = Session {
         rows: &rows,
         classes,
