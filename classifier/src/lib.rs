@@ -5,7 +5,8 @@
 //! [`regex::bytes::RegexSet`], so stderr is scanned once however many rules there are; only
 //! the winning rule's own regex runs again, to capture its `detail` group.
 //!
-//! Rules come from TOML (`classifier/rules.toml` is built in; users add their own files):
+//! Rules come from TOML files (`classifier/rules/*.toml` are built in, in name order; users add
+//! their own, which come after). Order is precedence:
 //!
 //! ```toml
 //! [[rule]]
@@ -13,9 +14,22 @@
 //! pattern = '''relative path '(?P<detail>[^']*)' points outside of its parent's store path'''
 //! category = "flake"
 //! stage = "any"
+//! implementation = ["nix-*"]      # optional
 //! description = "a path: input reaches above the flake's own source tree"
+//! tracking = "https://..."         # optional
 //! ```
+//!
+//! Around the matching: [`Overrides`] pin reviewed tests to a class, and [`triage`] groups
+//! what stays `unknown` by its normalised first error line.
 
+mod builtin;
+mod error;
+mod overrides;
 mod rules;
+mod spec;
+pub mod triage;
 
-pub use rules::{Category, Class, RuleError, RuleSet, RuleStage};
+pub use error::RuleError;
+pub use overrides::{Override, Overrides};
+pub use rules::{builtin_sources, Class, Explanation, Hit, Input, RuleSet, SET_SIZE_LIMIT};
+pub use spec::{Category, ImplementationFilter, RuleSpec, RuleStage};

@@ -1,83 +1,29 @@
-use std::fmt;
+//! The compiled rule set: one `RegexSet` per stage, first matching rule wins.
+
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gnfc_data::Stage;
-use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
-use serde::Deserialize;
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
-/// The rules shipped with gnfc, compiled in so the binary needs no data files.
-const BUILTIN: &str = include_str!("../rules.toml");
+use crate::spec::{parse_file, Category, RuleSpec};
+use crate::{builtin, RuleError};
 
-/// Upper bound on the compiled size of one stage's rule set. Rust's regex engine is linear in
-/// the input, but a pathological user rule can still make the automaton huge; refuse it at
-/// load time rather than eat memory at classification time.
-const SET_SIZE_LIMIT: usize = 64 << 20;
+/// Rules match bytes, not text: stderr may hold any bytes (file names, binary garbage), and
+/// with Unicode mode on a class such as `[^']` would not match an invalid UTF-8 byte, so a
+/// detail containing one would turn a known failure into `unknown`. Patterns opt back in with
+/// `(?u:...)` where they need Unicode classes; non-ASCII literals match their UTF-8 bytes.
+///
+/// Upper bound on the compiled size of one stage's rule set (and of each rule's own regex).
+/// Rust's regex engine is linear in the input, but a pathological rule can still make the
+/// automaton huge; refuse it at load time rather than eat memory at classification time.
+pub const SET_SIZE_LIMIT: usize = 32 << 20;
 
-/// Who is to blame for a failure: the axis reports group by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    /// The Nix implementation misbehaves (crash, missing feature, regression).
-    Implementation,
-    /// The flake itself is broken.
-    Flake,
-    /// Locking failed in a way specific to the resolver.
-    Resolver,
-    /// Fetching failed: 404, TLS, rate limits.
-    Network,
-    /// The flake uses something the implementation removed.
-    Deprecated,
-    /// gnfc's own fault.
-    Harness,
-    /// A resource limit ended the test: time, memory, processes.
-    Limits,
-    Unknown,
-}
-
-impl Category {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Implementation => "implementation",
-            Category::Flake => "flake",
-            Category::Resolver => "resolver",
-            Category::Network => "network",
-            Category::Deprecated => "deprecated",
-            Category::Harness => "harness",
-            Category::Limits => "limits",
-            Category::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Which stage's stderr a rule applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleStage {
-    Prepare,
-    Lock,
-    Enumerate,
-    Eval,
-    Any,
-}
-
-impl RuleStage {
-    fn covers(self, stage: Stage) -> bool {
-        matches!(
-            (self, stage),
-            (RuleStage::Any, _)
-                | (RuleStage::Prepare, Stage::Prepare)
-                | (RuleStage::Lock, Stage::Lock)
-                | (RuleStage::Enumerate, Stage::Enumerate)
-                | (RuleStage::Eval, Stage::Eval)
-        )
-    }
-}
+/// Cache for each set's lazy DFA. The union of all rules, matched for every rule at once, has
+/// many more states than one rule; with the crate's default 2 MiB cache it thrashed and fell
+/// back to the slow engine (1 MiB/s on the benchmark), 16 MiB keeps it warm (see
+/// docs/BENCHMARKS.md). It is a ceiling, grown only as states are needed.
+const SET_DFA_CACHE: usize = 16 << 20;
 
 /// The verdict on one stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,63 +45,30 @@ impl Class {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RuleError {
-    #[error("{origin}: {message}")]
-    Parse { origin: String, message: String },
-    #[error("{origin}: rule #{position} '{id}': invalid pattern: {source}")]
-    Pattern {
-        origin: String,
-        position: usize,
-        id: String,
-        source: Box<regex::Error>,
-    },
-    #[error("{origin}: rule #{position}: id '{id}' is already used by rule #{first}; ids must be unique")]
-    DuplicateId {
-        origin: String,
-        position: usize,
-        first: usize,
-        id: String,
-    },
-    #[error("{origin}: rule #{position}: id '{id}' must be lowercase kebab-case (a-z, 0-9, -)")]
-    BadId {
-        origin: String,
-        position: usize,
-        id: String,
-    },
-    #[error("the {stage} rules compile to more than {limit} bytes: simplify or remove the largest patterns ({source})")]
-    TooLarge {
-        stage: Stage,
-        limit: usize,
-        source: Box<regex::Error>,
-    },
-    #[error("cannot read rules file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+/// One stderr to classify: where it came from and its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub stage: Stage,
+    /// The implementation that wrote it, when known (rules may be limited to some).
+    pub implementation: Option<&'a str>,
+    pub stderr: &'a [u8],
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    #[serde(default)]
-    rule: Vec<RuleSpec>,
+/// A rule whose pattern matched, as [`RuleSet::explain`] reports it.
+#[derive(Debug, Clone)]
+pub struct Hit<'r> {
+    pub rule: &'r RuleSpec,
+    /// Whether the rule's implementation filter lets it name this test's failure.
+    pub applies: bool,
+    /// Byte range of the rule's first match in the stderr.
+    pub span: std::ops::Range<usize>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleSpec {
-    id: String,
-    pattern: String,
-    category: Category,
-    #[serde(default = "any_stage")]
-    stage: RuleStage,
-    description: String,
-}
-
-fn any_stage() -> RuleStage {
-    RuleStage::Any
+/// Every rule that matched one stderr, in precedence order, and the winner's class.
+#[derive(Debug, Clone)]
+pub struct Explanation<'r> {
+    pub hits: Vec<Hit<'r>>,
+    pub class: Class,
 }
 
 #[derive(Debug)]
@@ -179,9 +92,9 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
-    /// The rules shipped with gnfc.
+    /// The rules shipped with gnfc (`classifier/rules/*.toml`).
     pub fn builtin() -> Result<RuleSet, RuleError> {
-        RuleSet::from_sources(&[("built-in rules.toml".to_owned(), BUILTIN.to_owned())])
+        RuleSet::builtin_and(&[] as &[&Path])
     }
 
     /// The built-in rules followed by (at lower precedence) the rules of `files`.
@@ -190,12 +103,12 @@ impl RuleSet {
     /// `unknown`; a user who wants to override a built-in rule writes a more specific one and
     /// reports it upstream.
     pub fn builtin_and(files: &[impl AsRef<Path>]) -> Result<RuleSet, RuleError> {
-        let mut sources = vec![("built-in rules.toml".to_owned(), BUILTIN.to_owned())];
+        let mut sources = builtin_sources();
         for file in files {
             let path = file.as_ref();
-            let text = std::fs::read_to_string(path).map_err(|source| RuleError::Read {
+            let text = std::fs::read_to_string(path).map_err(|cause| RuleError::Read {
                 path: path.display().to_string(),
-                source,
+                cause,
             })?;
             sources.push((path.display().to_string(), text));
         }
@@ -204,77 +117,89 @@ impl RuleSet {
 
     /// Parses and compiles rule files, given as (origin for messages, TOML text), in order.
     pub fn from_sources(sources: &[(String, String)]) -> Result<RuleSet, RuleError> {
-        let mut rules: Vec<Rule> = Vec::new();
+        let mut specs = Vec::new();
         for (origin, text) in sources {
-            let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
-                origin: origin.clone(),
-                message: e.message().to_owned()
-                    + &e.span()
-                        .map(|s| format!(" (at line {})", line_of(text, s.start)))
-                        .unwrap_or_default(),
-            })?;
-            for (index, spec) in file.rule.into_iter().enumerate() {
-                let position = index + 1;
-                let kebab = !spec.id.is_empty()
-                    && spec
-                        .id
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-                if !kebab {
-                    return Err(RuleError::BadId {
-                        origin: origin.clone(),
-                        position,
-                        id: spec.id,
-                    });
-                }
-                if let Some(first) = rules.iter().position(|r| r.spec.id == spec.id) {
-                    return Err(RuleError::DuplicateId {
-                        origin: origin.clone(),
-                        position,
-                        first: first + 1,
-                        id: spec.id,
-                    });
-                }
-                let regex = Regex::new(&spec.pattern).map_err(|source| RuleError::Pattern {
-                    origin: origin.clone(),
-                    position,
-                    id: spec.id.clone(),
-                    source: Box::new(source),
-                })?;
-                rules.push(Rule { spec, regex });
+            specs.extend(parse_file(origin, text)?);
+        }
+        RuleSet::compile(specs)
+    }
+
+    /// Compiles validated rules, in precedence order.
+    pub fn compile(specs: Vec<RuleSpec>) -> Result<RuleSet, RuleError> {
+        let mut rules: Vec<Rule> = Vec::with_capacity(specs.len());
+        for spec in specs {
+            if let Some(first) = rules.iter().find(|r| r.spec.id == spec.id) {
+                return Err(RuleError::DuplicateId {
+                    origin: spec.origin,
+                    position: spec.position,
+                    id: spec.id,
+                    first_origin: first.spec.origin.clone(),
+                    first: first.spec.position,
+                });
             }
+            let regex = RegexBuilder::new(&spec.pattern)
+                .unicode(false)
+                .size_limit(SET_SIZE_LIMIT)
+                .build()
+                .map_err(|cause| RuleError::Pattern {
+                    origin: spec.origin.clone(),
+                    position: spec.position,
+                    id: spec.id.clone(),
+                    cause: Box::new(cause),
+                })?;
+            rules.push(Rule { spec, regex });
         }
         let mut stages = Vec::new();
         for &stage in Stage::ALL {
             let rule_of_slot: Vec<usize> = (0..rules.len())
                 .filter(|&i| rules[i].spec.stage.covers(stage))
                 .collect();
-            let set = RegexSetBuilder::new(rule_of_slot.iter().map(|&i| &rules[i].spec.pattern))
-                .size_limit(SET_SIZE_LIMIT)
-                .build()
-                .map_err(|source| RuleError::TooLarge {
+            let patterns: Vec<&str> = rule_of_slot
+                .iter()
+                .map(|&i| rules[i].spec.pattern.as_str())
+                .collect();
+            let set = build_set(&patterns).map_err(|cause| {
+                let culprit = &rules[rule_of_slot[first_too_large(&patterns)]].spec;
+                RuleError::TooLarge {
+                    origin: culprit.origin.clone(),
+                    position: culprit.position,
+                    id: culprit.id.clone(),
                     stage,
                     limit: SET_SIZE_LIMIT,
-                    source: Box::new(source),
-                })?;
+                    cause: Box::new(cause),
+                }
+            })?;
             stages.push((stage, StageSet { set, rule_of_slot }));
         }
         Ok(RuleSet { rules, stages })
     }
 
-    /// Names the failure whose stage wrote `stderr`.
+    /// Names the failure whose stage wrote `stderr`, when the implementation is not known
+    /// (rules limited to some implementations do not apply).
     pub fn classify(&self, stage: Stage, stderr: &[u8]) -> Class {
-        let Some((_, stage_set)) = self.stages.iter().find(|(s, _)| *s == stage) else {
+        self.classify_input(Input {
+            stage,
+            implementation: None,
+            stderr,
+        })
+    }
+
+    /// Names one failure: the first rule in precedence order that covers the stage and the
+    /// implementation and matches.
+    pub fn classify_input(&self, input: Input<'_>) -> Class {
+        let winner = self.matching_rules(input).find(|&i| {
+            self.rules[i]
+                .spec
+                .implementation
+                .allows(input.implementation)
+        });
+        let Some(index) = winner else {
             return Class::unknown();
         };
-        // Set slots are in rule order, so the lowest matching slot is the winning rule.
-        let Some(slot) = stage_set.set.matches(stderr).into_iter().next() else {
-            return Class::unknown();
-        };
-        let rule = &self.rules[stage_set.rule_of_slot[slot]];
+        let rule = &self.rules[index];
         let detail = rule
             .regex
-            .captures(stderr)
+            .captures(input.stderr)
             .and_then(|c| c.name("detail"))
             .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned());
         Class {
@@ -284,15 +209,81 @@ impl RuleSet {
         }
     }
 
-    /// The ids of the rules in precedence order, with their descriptions.
-    pub fn describe(&self) -> impl Iterator<Item = (&str, Category, &str)> {
-        self.rules.iter().map(|r| {
-            (
-                r.spec.id.as_str(),
-                r.spec.category,
-                r.spec.description.as_str(),
-            )
-        })
+    /// Classifies many inputs on all cores; `done` is called with the number finished so far
+    /// (for a progress bar). Results are in input order.
+    pub fn classify_all(&self, inputs: &[Input<'_>], done: &(dyn Fn(usize) + Sync)) -> Vec<Class> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(inputs.len().max(1));
+        let next = AtomicUsize::new(0);
+        let finished = AtomicUsize::new(0);
+        let mut results: Vec<(usize, Class)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(input) = inputs.get(i) else {
+                                return mine;
+                            };
+                            mine.push((i, self.classify_input(*input)));
+                            done(finished.fetch_add(1, Ordering::Relaxed) + 1);
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, class)| class).collect()
+    }
+
+    /// Every rule that matches, whether or not it wins, with where it matched.
+    pub fn explain(&self, input: Input<'_>) -> Explanation<'_> {
+        let hits = self
+            .matching_rules(input)
+            .filter_map(|i| {
+                let rule = &self.rules[i];
+                let found = rule.regex.find(input.stderr)?;
+                Some(Hit {
+                    rule: &rule.spec,
+                    applies: rule.spec.implementation.allows(input.implementation),
+                    span: found.range(),
+                })
+            })
+            .collect();
+        Explanation {
+            hits,
+            class: self.classify_input(input),
+        }
+    }
+
+    /// Indexes of the rules covering the input's stage whose pattern matches, in order.
+    fn matching_rules(&self, input: Input<'_>) -> impl Iterator<Item = usize> {
+        let Some((_, stage_set)) = self.stages.iter().find(|(s, _)| *s == input.stage) else {
+            return Vec::new().into_iter();
+        };
+        // Set slots are in rule order, so matches come out in precedence order.
+        let matches = stage_set.set.matches(input.stderr);
+        let rules: Vec<usize> = matches
+            .into_iter()
+            .map(|slot| stage_set.rule_of_slot[slot])
+            .collect();
+        rules.into_iter()
+    }
+
+    /// The rules in precedence order.
+    pub fn rules(&self) -> impl Iterator<Item = &RuleSpec> {
+        self.rules.iter().map(|r| &r.spec)
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: &str) -> Option<&RuleSpec> {
+        self.rules().find(|r| r.id == id)
     }
 
     pub fn len(&self) -> usize {
@@ -304,8 +295,36 @@ impl RuleSet {
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+fn build_set(patterns: &[&str]) -> Result<RegexSet, regex::Error> {
+    RegexSetBuilder::new(patterns)
+        .unicode(false)
+        .size_limit(SET_SIZE_LIMIT)
+        .dfa_size_limit(SET_DFA_CACHE)
+        .build()
+}
+
+/// The index of the pattern that takes a too-large set over the limit: the shortest prefix
+/// that fails to build ends with it. Only runs on the error path, in O(log n) builds.
+fn first_too_large(patterns: &[&str]) -> usize {
+    // Invariant: patterns[..lo] builds, patterns[..hi] does not.
+    let (mut lo, mut hi) = (0, patterns.len());
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if build_set(&patterns[..mid]).is_ok() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi - 1
+}
+
+/// The built-in rule files as (origin, text).
+pub fn builtin_sources() -> Vec<(String, String)> {
+    builtin::FILES
+        .iter()
+        .map(|(origin, text)| ((*origin).to_owned(), (*text).to_owned()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -331,6 +350,14 @@ stage = "eval"
 description = "generic"
 "#;
 
+    fn eval<'a>(implementation: Option<&'a str>, stderr: &'a [u8]) -> Input<'a> {
+        Input {
+            stage: Stage::Eval,
+            implementation,
+            stderr,
+        }
+    }
+
     #[test]
     fn first_rule_in_order_wins() {
         let rules = set(TWO).unwrap();
@@ -351,6 +378,69 @@ description = "generic"
     }
 
     #[test]
+    fn implementation_filter_applies() {
+        let text = format!(
+            "[[rule]]\nid = \"lix-only\"\npattern = \"attribute 'warn'\"\ncategory = \"implementation\"\nimplementation = [\"lix-*\", \"nix-2.8\"]\ndescription = \"d\"\ntracking = \"https://example.org/1\"\n{TWO}"
+        );
+        let rules = set(&text).unwrap();
+        let stderr = b"error: attribute 'warn' missing";
+        assert_eq!(
+            rules.classify_input(eval(Some("lix-2.93"), stderr)).id,
+            "lix-only"
+        );
+        assert_eq!(
+            rules.classify_input(eval(Some("nix-2.8"), stderr)).id,
+            "lix-only"
+        );
+        assert_eq!(
+            rules.classify_input(eval(Some("nix-2.26"), stderr)).id,
+            "warn-missing"
+        );
+        assert_eq!(rules.classify_input(eval(None, stderr)).id, "warn-missing");
+        let why = rules.explain(eval(Some("nix-2.26"), stderr));
+        let ids: Vec<(&str, bool)> = why
+            .hits
+            .iter()
+            .map(|h| (h.rule.id.as_str(), h.applies))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("lix-only", false),
+                ("warn-missing", true),
+                ("missing-attribute", true)
+            ]
+        );
+        assert_eq!(why.class.id, "warn-missing");
+        assert_eq!(why.hits[0].span, 7..23);
+        assert_eq!(
+            why.hits[0].rule.tracking.as_deref(),
+            Some("https://example.org/1")
+        );
+    }
+
+    #[test]
+    fn classify_all_keeps_input_order() {
+        let rules = set(TWO).unwrap();
+        let texts: Vec<Vec<u8>> = (0..200)
+            .map(|i| match i % 3 {
+                0 => b"attribute 'warn' missing".to_vec(),
+                1 => format!("attribute 'a{i}' missing").into_bytes(),
+                _ => b"nothing".to_vec(),
+            })
+            .collect();
+        let inputs: Vec<Input<'_>> = texts.iter().map(|t| eval(None, t)).collect();
+        let calls = AtomicUsize::new(0);
+        let classes = rules.classify_all(&inputs, &|_| {
+            calls.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(calls.into_inner(), 200);
+        for (i, class) in classes.iter().enumerate() {
+            assert_eq!(*class, rules.classify_input(inputs[i]), "input {i}");
+        }
+    }
+
+    #[test]
     fn invalid_utf8_is_classified() {
         let rules = set(TWO).unwrap();
         let mut stderr = b"\xff\xfe garbage\nerror: attribute 'x' missing".to_vec();
@@ -363,7 +453,7 @@ description = "generic"
         let dup = format!("{TWO}\n[[rule]]\nid = \"warn-missing\"\npattern = \"x\"\ncategory = \"flake\"\ndescription = \"d\"\n");
         let e = set(&dup).unwrap_err().to_string();
         assert!(
-            e.contains("rule #3") && e.contains("already used by rule #1"),
+            e.contains("test.toml: rule #3") && e.contains("already used by rule #1 of test.toml"),
             "{e}"
         );
         let bad = "[[rule]]\nid = \"broken\"\npattern = \"(unclosed\"\ncategory = \"flake\"\ndescription = \"d\"\n";
@@ -379,14 +469,13 @@ description = "generic"
             e.contains("unknown field `patern`") && e.contains("line 3"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn oversized_rule_is_rejected_at_load() {
-        let huge = "[[rule]]\nid = \"huge\"\npattern = '''\\w{1000}\\w{1000}\\w{1000}'''\ncategory = \"flake\"\ndescription = \"d\"\n";
-        let e = set(huge).unwrap_err().to_string();
+        let filter = "[[rule]]\nid = \"f\"\npattern = \"x\"\ncategory = \"flake\"\nimplementation = []\ndescription = \"d\"\n";
+        let e = set(filter).unwrap_err().to_string();
+        assert!(e.contains("rule #1 'f': implementation = []"), "{e}");
+        let id = "[[rule]]\nid = \"Not Kebab\"\npattern = \"x\"\ncategory = \"flake\"\ndescription = \"d\"\n";
+        let e = set(id).unwrap_err().to_string();
         assert!(
-            e.contains("rule #1 'huge'") && e.contains("size limit"),
+            e.contains("rule #1: id 'Not Kebab' must be lowercase kebab-case"),
             "{e}"
         );
     }

@@ -50,11 +50,16 @@ pub enum Command {
         /// Run name or id
         run: Option<String>,
     },
-    /// Re-classify a run's stored stderr with the current rules (no re-run)
-    Classify {
+    /// Re-classify a run's stored stderr with the current rules (no re-run), or triage it
+    Classify(ClassifyArgs),
+    /// Print a run's Prometheus metrics, or write them for node-exporter's textfile collector
+    Metrics {
         /// Run name or id [default: the latest run]
         #[arg(long)]
         run: Option<String>,
+        /// Write atomically to this *.prom file instead of stdout (for cron)
+        #[arg(long, value_name = "PATH")]
+        textfile: Option<PathBuf>,
     },
     /// Build or list the implementations' container images
     #[command(subcommand)]
@@ -272,6 +277,30 @@ pub enum ImagesCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Run name or id [default: the latest run]
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Show which rules match a test's stderr, which one wins, and the matching lines
+    #[arg(long, value_name = "TEST_ID", conflicts_with_all = ["unknown", "interactive"])]
+    pub explain: Option<i64>,
+    /// List the failures no rule names, grouped by their first error line (paths, hashes,
+    /// numbers masked), biggest group first
+    #[arg(long, conflicts_with = "interactive")]
+    pub unknown: bool,
+    /// Walk the biggest unknown groups: try a regex, see what it would catch, append it as a
+    /// rule, then re-classify
+    #[arg(long)]
+    pub interactive: bool,
+    /// Rules file --interactive appends to [default: the first of classifier.rules]
+    #[arg(long, value_name = "FILE", requires = "interactive")]
+    pub rules_file: Option<PathBuf>,
+    /// How many groups --unknown lists and --interactive walks
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+}
+
+#[derive(Debug, Args)]
 pub struct RunArgs {
     /// Name of the new run [default: run-<timestamp>]
     #[arg(long, conflicts_with = "resume")]
@@ -297,6 +326,9 @@ pub struct RunArgs {
     /// Per-test wall-clock limit in seconds [default: limits.timeout_secs]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
+    /// Serve the run's Prometheus metrics at http://ADDR/metrics while it runs
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -28,6 +28,7 @@ pub struct Config {
     pub proxy: ProxySettings,
     pub scrape: ScrapeSettings,
     pub fetch: FetchSettings,
+    pub classifier: Classifier,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,6 +156,16 @@ impl Default for Images {
             debian_mirror: "http://deb.debian.org/debian".to_owned(),
         }
     }
+}
+
+/// Where the user's classifier rules and reviewed overrides live.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Classifier {
+    /// Rule files read after the built-in rules, in order.
+    pub rules: Vec<PathBuf>,
+    /// Reviewed overrides (a test pinned to a class); a missing file is no overrides.
+    pub overrides: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,6 +335,7 @@ impl Default for Config {
             proxy: ProxySettings::default(),
             scrape: ScrapeSettings::default(),
             fetch: FetchSettings::default(),
+            classifier: Classifier::default(),
         }
     }
 }

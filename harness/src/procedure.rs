@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use gnfc_classifier::{Class, RuleSet};
+use gnfc_classifier::{Class, Input, RuleSet};
 use gnfc_containers::{
     Command, ExecOutput, Executor, Exit, Limits, ProxyAccess, Sandbox, SandboxSpec,
 };
@@ -23,6 +23,8 @@ use crate::outputs::{enumerate_expr, parse_enumeration, Output};
 #[derive(Debug, Clone, Copy)]
 pub struct TestSpec<'a> {
     pub flake: &'a FlakeRow,
+    /// The implementation's name in the config (rules may apply to some implementations only).
+    pub implementation_name: &'a str,
     pub implementation: &'a Implementation,
     pub resolver_name: &'a str,
     pub resolver: &'a Resolver,
@@ -142,7 +144,11 @@ impl Test<'_> {
     }
 
     fn classify(&self, stage: Stage, stderr: &[u8]) -> Classification {
-        to_record(self.rules.classify(stage, stderr))
+        to_record(self.rules.classify_input(Input {
+            stage,
+            implementation: Some(self.spec.implementation_name),
+            stderr,
+        }))
     }
 
     /// Ends the test as failed at `stage` with the command's output.
@@ -452,7 +458,7 @@ fn oom_class() -> Classification {
     }
 }
 
-fn timeout_class() -> Classification {
+pub(crate) fn timeout_class() -> Classification {
     Classification {
         class: "timeout".to_owned(),
         category: "limits".to_owned(),

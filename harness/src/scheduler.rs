@@ -182,6 +182,7 @@ async fn run_one(job: &Job, test: &PendingTest) -> TestRecord {
     };
     let spec = TestSpec {
         flake: &test.flake,
+        implementation_name: &test.implementation,
         implementation,
         resolver_name: &test.resolver,
         resolver,

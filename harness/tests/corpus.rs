@@ -175,6 +175,13 @@ fn corpus_meets_expectations_and_survives_sigkill() {
     // 1. An uninterrupted run meets every expectation.
     let full = ws.run_and_check("full", &HOST);
     assert!(full.len() >= 30, "only {} tests ran", full.len());
+    // Every failure of the corpus is named: no stderr is left to the `unknown` class.
+    let unknown = ws.gnfc(&["classify", "--unknown", "--run", "full"]);
+    let unknown = String::from_utf8_lossy(&unknown.stdout);
+    assert!(
+        unknown.contains(": 0 of ") && unknown.contains(" are unknown with the current rules"),
+        "{unknown}"
+    );
 
     // 2. The same plan, killed with SIGKILL part-way.
     let mut child = ws

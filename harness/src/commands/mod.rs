@@ -5,10 +5,12 @@ mod corpus;
 mod fetch;
 mod forge;
 mod images;
+mod metrics;
 pub(crate) mod proxy;
 mod report;
 mod run;
 mod scrape;
+mod triage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,7 +85,20 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Corpus(CorpusCommand::Check { run }) => corpus::check(&ctx, run.as_deref()).await,
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status { run } => report::status(&ctx, run.as_deref()).await,
-        Command::Classify { run } => classify::classify(&ctx, run.as_deref()).await,
+        Command::Classify(args) => {
+            let run = args.run.as_deref();
+            match (args.explain, args.unknown, args.interactive) {
+                (Some(test), _, _) => triage::explain(&ctx, run, test).await,
+                (None, true, _) => triage::unknown(&ctx, run, args.top).await,
+                (None, false, true) => {
+                    triage::interactive(&ctx, run, args.top, args.rules_file).await
+                }
+                (None, false, false) => classify::classify(&ctx, run).await,
+            }
+        }
+        Command::Metrics { run, textfile } => {
+            metrics::metrics(&ctx, run.as_deref(), textfile.as_deref()).await
+        }
         Command::Images(command) => images::images(&ctx, command).await,
         Command::Report { run, format } => report::report(&ctx, run.as_deref(), format).await,
         Command::Proxy(ProxyCommand::Serve(args)) => proxy::serve(&ctx, args).await,

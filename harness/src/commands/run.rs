@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use globset::Glob;
-use gnfc_classifier::RuleSet;
-
 use gnfc_data::{Db, NewRun, PlannedTest, RunRow};
 
 use super::Context;
@@ -49,10 +47,24 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         db: db.clone(),
         config: Arc::new(config),
         executor,
-        rules: Arc::new(RuleSet::builtin()?),
+        rules: Arc::new(super::classify::load_rules(ctx)?),
         proxy: proxy.as_ref().map(|p| p.access.clone()),
     };
+    let server = match args.metrics_listen {
+        Some(addr) => {
+            let server =
+                super::metrics::serve(addr, db.clone(), run.id, vec![registry.clone()]).await?;
+            if !ctx.quiet {
+                eprintln!("metrics: http://{addr}/metrics");
+            }
+            Some(server)
+        }
+        None => None,
+    };
     let ending = scheduler::execute(job, pending, jobs, bar).await;
+    if let Some(server) = server {
+        server.abort();
+    }
     if let Some(proxy) = proxy {
         proxy.handle.shutdown().await;
     }

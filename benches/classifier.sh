@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Classifier throughput: 1 GiB of synthetic stderr built from classifier/samples/ (default; pass
+# another size in MiB as $1), classified by gnfc's single pass (one RegexSet per stage), by the
+# naive loop trying each rule's regex in order (seed 001's classify_errors.py), and searched by
+# ripgrep with the same patterns (records are NUL-separated; rg --null-data treats each as a
+# line). Prints each method's time and the ratios, all measured in this run. Needs `rg`
+# (Debian package ripgrep).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size_mib="${1:-1024}"
+command -v rg >/dev/null || { echo "benches/classifier.sh needs ripgrep: apt-get install ripgrep" >&2; exit 1; }
+
+cargo build --release --quiet -p gnfc-classifier --example classify_bench
+bench=target/release/examples/classify_bench
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+echo "generating ${size_mib} MiB of synthetic stderr..."
+"$bench" generate "$work/stderr.bin" "$size_mib"
+"$bench" patterns "$work/patterns.txt"
+echo "$(wc -l < "$work/patterns.txt") rules"
+cat "$work/stderr.bin" > /dev/null # warm the page cache for every method alike
+
+seconds() { sed -n 's/.*seconds=\([0-9.]*\).*/\1/p'; }
+set_out="$("$bench" set "$work/stderr.bin")"; echo "set:     $set_out"
+naive_out="$("$bench" naive "$work/stderr.bin")"; echo "naive:   $naive_out"
+start=$(date +%s.%N)
+rg_count="$(rg --null-data --no-mmap -c -f "$work/patterns.txt" "$work/stderr.bin" | tr -d '\0' || true)"
+rg_seconds="$(echo "$(date +%s.%N) - $start" | bc -l)"
+echo "ripgrep: records matching any pattern=$rg_count seconds=$(printf %.3f "$rg_seconds")"
+
+set_s="$(echo "$set_out" | seconds)"
+naive_s="$(echo "$naive_out" | seconds)"
+checksum() { sed -n 's/.*checksum=\([0-9]*\).*/\1/p'; }
+if [ "$(echo "$set_out" | checksum)" != "$(echo "$naive_out" | checksum)" ]; then
+  echo "set and naive disagree on the verdicts" >&2
+  exit 1
+fi
+printf 'naive / set:   %.1fx\n' "$(echo "$naive_s / $set_s" | bc -l)"
+printf 'ripgrep / set: %.2fx\n' "$(echo "$rg_seconds / $set_s" | bc -l)"

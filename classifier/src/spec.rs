@@ -1,0 +1,264 @@
+//! The rule file format: what a rule says, before it is compiled.
+
+use std::fmt;
+
+use gnfc_data::Stage;
+use serde::Deserialize;
+
+use crate::RuleError;
+
+/// Who is to blame for a failure: the axis reports group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// The Nix implementation misbehaves (crash, missing feature, regression).
+    Implementation,
+    /// The flake itself is broken.
+    Flake,
+    /// Locking failed in a way specific to the resolver.
+    Resolver,
+    /// Fetching failed: 404, TLS, rate limits.
+    Network,
+    /// The flake uses something the implementation removed.
+    Deprecated,
+    /// gnfc's own fault.
+    Harness,
+    /// A resource limit ended the test: time, memory, processes.
+    Limits,
+    Unknown,
+}
+
+impl Category {
+    pub const ALL: &'static [Category] = &[
+        Category::Implementation,
+        Category::Flake,
+        Category::Resolver,
+        Category::Network,
+        Category::Deprecated,
+        Category::Harness,
+        Category::Limits,
+        Category::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Implementation => "implementation",
+            Category::Flake => "flake",
+            Category::Resolver => "resolver",
+            Category::Network => "network",
+            Category::Deprecated => "deprecated",
+            Category::Harness => "harness",
+            Category::Limits => "limits",
+            Category::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Category {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Category, String> {
+        Category::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+                format!("unknown category '{s}' (one of: {})", names.join(", "))
+            })
+    }
+}
+
+/// Which stage's stderr a rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleStage {
+    Prepare,
+    Lock,
+    Enumerate,
+    Eval,
+    Any,
+}
+
+impl RuleStage {
+    pub(crate) fn covers(self, stage: Stage) -> bool {
+        matches!(
+            (self, stage),
+            (RuleStage::Any, _)
+                | (RuleStage::Prepare, Stage::Prepare)
+                | (RuleStage::Lock, Stage::Lock)
+                | (RuleStage::Enumerate, Stage::Enumerate)
+                | (RuleStage::Eval, Stage::Eval)
+        )
+    }
+}
+
+/// `implementation = "lix-*"` or a list of such: exact names, or prefixes ending in `*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The implementations a rule applies to; empty means all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImplementationFilter(Vec<String>);
+
+impl ImplementationFilter {
+    /// Whether a test of `implementation` may get this rule's class. When the implementation
+    /// is not known, only unfiltered rules apply: a rule written for one implementation's
+    /// message must not name another's failure.
+    pub fn allows(&self, implementation: Option<&str>) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        let Some(name) = implementation else {
+            return false;
+        };
+        self.0.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == p,
+        })
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.0
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: String,
+    pattern: String,
+    category: Category,
+    #[serde(default = "any_stage")]
+    stage: RuleStage,
+    #[serde(default)]
+    implementation: Option<OneOrMany>,
+    description: String,
+    #[serde(default)]
+    tracking: Option<String>,
+}
+
+fn any_stage() -> RuleStage {
+    RuleStage::Any
+}
+
+/// One rule as written, validated except for its pattern.
+#[derive(Debug, Clone)]
+pub struct RuleSpec {
+    pub id: String,
+    pub pattern: String,
+    pub category: Category,
+    pub stage: RuleStage,
+    pub implementation: ImplementationFilter,
+    pub description: String,
+    pub tracking: Option<String>,
+    /// The file the rule came from (for messages).
+    pub origin: String,
+    /// 1-based position of the rule in its file.
+    pub position: usize,
+}
+
+/// Parses one rules file; `origin` names it in messages.
+pub(crate) fn parse_file(origin: &str, text: &str) -> Result<Vec<RuleSpec>, RuleError> {
+    let file: RuleFile = toml::from_str(text).map_err(|e| parse_error(origin, text, &e))?;
+    file.rule
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| validate(origin, index + 1, raw))
+        .collect()
+}
+
+fn validate(origin: &str, position: usize, raw: RawRule) -> Result<RuleSpec, RuleError> {
+    let bad = |message: String| RuleError::BadField {
+        origin: origin.to_owned(),
+        position,
+        id: raw.id.clone(),
+        message,
+    };
+    if !is_kebab(&raw.id) {
+        return Err(RuleError::BadId {
+            origin: origin.to_owned(),
+            position,
+            id: raw.id,
+        });
+    }
+    let names = match &raw.implementation {
+        None => Vec::new(),
+        Some(OneOrMany::One(name)) => vec![name.clone()],
+        Some(OneOrMany::Many(names)) if names.is_empty() => {
+            return Err(bad(
+                "implementation = [] matches nothing: name implementations or remove the key"
+                    .to_owned(),
+            ))
+        }
+        Some(OneOrMany::Many(names)) => names.clone(),
+    };
+    if let Some(empty) = names
+        .iter()
+        .find(|n| n.is_empty() || n.trim_end_matches('*').contains('*'))
+    {
+        return Err(bad(format!(
+            "implementation filter '{empty}' must be a name or a prefix ending in `*`"
+        )));
+    }
+    if raw.description.trim().is_empty() {
+        return Err(bad(
+            "description is empty: say what the failure means".to_owned()
+        ));
+    }
+    if let Some(link) = raw.tracking.as_deref() {
+        if !(link.starts_with("https://") || link.starts_with("http://")) {
+            return Err(bad(format!("tracking '{link}' must be an http(s) link")));
+        }
+    }
+    Ok(RuleSpec {
+        id: raw.id,
+        pattern: raw.pattern,
+        category: raw.category,
+        stage: raw.stage,
+        implementation: ImplementationFilter(names),
+        description: raw.description,
+        tracking: raw.tracking,
+        origin: origin.to_owned(),
+        position,
+    })
+}
+
+pub(crate) fn is_kebab(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A TOML error in `origin`, located by line.
+pub(crate) fn parse_error(origin: &str, text: &str, e: &toml::de::Error) -> RuleError {
+    RuleError::Parse {
+        origin: origin.to_owned(),
+        message: e.message().trim().to_owned()
+            + &e.span()
+                .map(|s| format!(" (at line {})", line_of(text, s.start)))
+                .unwrap_or_default(),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}

@@ -1,0 +1,514 @@
+//! Triage of a run's failures: why a test got its class (`--explain`), what the rules leave
+//! unnamed (`--unknown`), and writing rules for it (`--interactive`).
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use gnfc_classifier::{triage, Category, Input, RuleSet};
+use gnfc_data::{Classification, Db, RunRow, StderrRow};
+
+use super::classify::{
+    classify_rows, load_overrides, load_rules, print_moved, reclassify, user_rule_files,
+};
+use super::{pick_run, Context};
+
+/// `gnfc classify --explain TEST_ID`.
+pub async fn explain(ctx: &Context, run: Option<&str>, test_id: i64) -> anyhow::Result<ExitCode> {
+    let db = ctx.db().await?;
+    let rules = load_rules(ctx)?;
+    let overrides = load_overrides(ctx, &rules)?;
+    let (run, rows) = test_rows(&db, run, test_id).await?;
+    let test = db
+        .tests(run.id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == test_id)
+        .context("the test vanished while reading it")?;
+    println!(
+        "test {} of run '{}': {} with {}/{}: {}, class {}",
+        test.id,
+        run.name,
+        test.flake,
+        test.implementation,
+        test.resolver,
+        test.outcome.map_or("pending", |o| o.as_str()),
+        test.class.as_deref().unwrap_or("-"),
+    );
+    if let Some(pinned) = overrides.get(test_id) {
+        println!(
+            "override: pinned to {} ({}) by the reviewed overrides, winning over every rule: {}",
+            pinned.class, pinned.category, pinned.note
+        );
+    }
+    if rows.is_empty() {
+        println!(
+            "no classified stderr: the test passed, timed out, is pending or failed on gnfc's side"
+        );
+    }
+    for row in &rows {
+        let where_ = match row.attr_path.as_str() {
+            "" => format!("{} stderr", row.stage),
+            attr => format!("{} stderr of {attr}", row.stage),
+        };
+        println!(
+            "\n{where_} ({} bytes kept of {}), stored class {}:",
+            row.text.kept.len(),
+            row.text.total_bytes,
+            row.class.as_deref().unwrap_or("-")
+        );
+        let why = rules.explain(input(row));
+        if why.hits.is_empty() {
+            println!("  no rule matches: unknown");
+            println!(
+                "  first error line: {}",
+                triage::first_error_line(&row.text.kept)
+            );
+            continue;
+        }
+        let mut won = false;
+        for hit in &why.hits {
+            let verdict = if !hit.applies {
+                "skipped (not for this implementation)"
+            } else if !won {
+                won = true;
+                "WINS"
+            } else {
+                "matches too (an earlier rule wins)"
+            };
+            let rule = hit.rule;
+            println!(
+                "  {} [{}] {verdict}: {} ({}, rule #{})",
+                rule.id, rule.category, rule.description, rule.origin, rule.position
+            );
+            if let Some(link) = &rule.tracking {
+                println!("    tracking: {link}");
+            }
+            print_highlighted(&row.text.kept, hit.span.clone());
+        }
+        println!(
+            "  → {}{}",
+            why.class.id,
+            why.class
+                .detail
+                .map(|d| format!(" (detail: {d})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The classified stderr of a test, from the given run or else the newest run holding it.
+async fn test_rows(
+    db: &Db,
+    run: Option<&str>,
+    test_id: i64,
+) -> anyhow::Result<(RunRow, Vec<StderrRow>)> {
+    let candidates = match run {
+        Some(_) => vec![pick_run(db, run).await?],
+        None => {
+            let mut runs = db.runs().await?;
+            runs.sort_by_key(|r| std::cmp::Reverse(r.id));
+            runs
+        }
+    };
+    for run in candidates {
+        if db.tests(run.id).await?.iter().any(|t| t.id == test_id) {
+            let mut rows = db.classified_stderr(run.id).await?;
+            rows.retain(|r| r.test_id == test_id);
+            return Ok((run, rows));
+        }
+    }
+    anyhow::bail!(
+        "no test {test_id}{}: test ids are in `gnfc report --format json` and `gnfc classify --unknown`",
+        run.map(|r| format!(" in run '{r}'")).unwrap_or_default()
+    )
+}
+
+fn input(row: &StderrRow) -> Input<'_> {
+    Input {
+        stage: row.stage,
+        implementation: Some(&row.implementation),
+        stderr: &row.text.kept,
+    }
+}
+
+/// Prints the line holding the start of `span` with the matched part underlined.
+fn print_highlighted(stderr: &[u8], span: std::ops::Range<usize>) {
+    let start = span.start.min(stderr.len());
+    let line_start = stderr[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line_end = stderr[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(stderr.len(), |i| start + i);
+    let number = stderr[..line_start].iter().filter(|&&b| b == b'\n').count() + 1;
+    let before = String::from_utf8_lossy(&stderr[line_start..start]);
+    let matched = String::from_utf8_lossy(&stderr[start..span.end.clamp(start, line_end)]);
+    let after = String::from_utf8_lossy(&stderr[span.end.clamp(start, line_end)..line_end]);
+    let prefix = format!("    line {number}: ");
+    println!("{prefix}{before}{matched}{after}");
+    println!(
+        "{}{}",
+        " ".repeat(prefix.chars().count() + before.chars().count()),
+        "^".repeat(matched.chars().count().max(1))
+    );
+}
+
+/// One group of unknown failures.
+struct Group<'a> {
+    key: String,
+    rows: Vec<&'a StderrRow>,
+}
+
+/// Unknown failures grouped by normalised first error line, biggest group first.
+fn unknown_groups<'a>(rows: &'a [StderrRow], classes: &[Classification]) -> Vec<Group<'a>> {
+    let mut by_key: HashMap<String, Vec<&StderrRow>> = HashMap::new();
+    for (row, class) in rows.iter().zip(classes) {
+        if class.class == "unknown" {
+            by_key
+                .entry(triage::group_key(&row.text.kept))
+                .or_default()
+                .push(row);
+        }
+    }
+    let mut groups: Vec<Group<'_>> = by_key
+        .into_iter()
+        .map(|(key, rows)| Group { key, rows })
+        .collect();
+    groups.sort_by(|a, b| b.rows.len().cmp(&a.rows.len()).then(a.key.cmp(&b.key)));
+    groups
+}
+
+/// `gnfc classify --unknown`.
+pub async fn unknown(ctx: &Context, run: Option<&str>, top: usize) -> anyhow::Result<ExitCode> {
+    let db = ctx.db().await?;
+    let run = pick_run(&db, run).await?;
+    let rules = load_rules(ctx)?;
+    let rows = db.classified_stderr(run.id).await?;
+    let classes = classify_rows(&rules, &rows, ctx.quiet);
+    let groups = unknown_groups(&rows, &classes);
+    let unknown: usize = groups.iter().map(|g| g.rows.len()).sum();
+    println!(
+        "run '{}': {unknown} of {} classified stderr are unknown with the current rules, in {} groups",
+        run.name,
+        rows.len(),
+        groups.len()
+    );
+    for group in groups.iter().take(top) {
+        let mut combos: Vec<String> = group
+            .rows
+            .iter()
+            .map(|r| format!("{}/{}", r.implementation, r.stage))
+            .collect();
+        combos.sort();
+        combos.dedup();
+        println!(
+            "{:>6}  {}\n        e.g. test {} · {}",
+            group.rows.len(),
+            group.key,
+            group.rows[0].test_id,
+            combos.join(", ")
+        );
+    }
+    if groups.len() > top {
+        println!(
+            "…and {} smaller groups (--top N shows more)",
+            groups.len() - top
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gnfc classify --interactive`.
+pub async fn interactive(
+    ctx: &Context,
+    run: Option<&str>,
+    top: usize,
+    rules_file: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let user_files = user_rule_files(ctx);
+    let target = match rules_file {
+        Some(file) => file,
+        None => user_files.first().cloned().context(
+            "--interactive appends rules to a file: name it with --rules-file FILE or list it \
+             under classifier.rules in gnfc.toml",
+        )?,
+    };
+    let db = ctx.db().await?;
+    let run = pick_run(&db, run).await?;
+    let rules = load_rules(ctx)?;
+    let rows = db.classified_stderr(run.id).await?;
+    let classes = classify_rows(&rules, &rows, ctx.quiet);
+    let session = Session {
+        rows: &rows,
+        classes,
+        target: &target,
+        user_files: &user_files,
+        top,
+    };
+    let stdin = std::io::stdin();
+    let added = session.run(&mut stdin.lock(), &mut std::io::stdout().lock())?;
+    if added > 0 {
+        // Take the new rules into account at once, as `gnfc classify` would.
+        let rules = load_rules_with(ctx, &user_files, &target)?;
+        let overrides = load_overrides(ctx, &rules)?;
+        let moved = reclassify(&db, &run, &rules, &overrides, ctx.quiet).await?;
+        print_moved(&run, &rules, &overrides, &moved);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configured rules, plus `target` when it is not one of the configured files (a
+/// `--rules-file` outside the config still takes part in the re-classification that follows).
+fn load_rules_with(
+    ctx: &Context,
+    user_files: &[PathBuf],
+    target: &Path,
+) -> anyhow::Result<RuleSet> {
+    if user_files.iter().any(|f| f == target) {
+        return load_rules(ctx);
+    }
+    let mut files = user_files.to_vec();
+    files.push(target.to_owned());
+    Ok(RuleSet::builtin_and(&files)?)
+}
+
+/// An interactive walk over the unknown groups, reading answers from `input`.
+struct Session<'a> {
+    rows: &'a [StderrRow],
+    classes: Vec<Classification>,
+    target: &'a Path,
+    user_files: &'a [PathBuf],
+    top: usize,
+}
+
+/// What the person typed at a prompt.
+enum Answer {
+    Text(String),
+    Quit,
+}
+
+fn ask(input: &mut impl BufRead, out: &mut impl Write, prompt: &str) -> anyhow::Result<Answer> {
+    write!(out, "{prompt}")?;
+    out.flush()?;
+    let mut line = String::new();
+    if input.read_line(&mut line)? == 0 {
+        return Ok(Answer::Quit);
+    }
+    let line = line.trim().to_owned();
+    Ok(if line == "q" {
+        Answer::Quit
+    } else {
+        Answer::Text(line)
+    })
+}
+
+impl Session<'_> {
+    /// Returns how many rules were appended.
+    fn run(mut self, input: &mut impl BufRead, out: &mut impl Write) -> anyhow::Result<usize> {
+        let mut added = 0;
+        let mut skipped: Vec<String> = Vec::new();
+        for round in 0..self.top {
+            let groups = unknown_groups(self.rows, &self.classes);
+            let Some(group) = groups.iter().find(|g| !skipped.contains(&g.key)) else {
+                writeln!(out, "no unknown failures left to review")?;
+                break;
+            };
+            let unknown: usize = groups.iter().map(|g| g.rows.len()).sum();
+            writeln!(
+                out,
+                "\n[{}/{}] {} failures ({unknown} unknown in all): {}",
+                round + 1,
+                self.top,
+                group.rows.len(),
+                group.key
+            )?;
+            let example = group.rows[0];
+            writeln!(
+                out,
+                "  e.g. test {} ({} {}):",
+                example.test_id, example.implementation, example.stage
+            )?;
+            for line in String::from_utf8_lossy(&example.text.kept).lines().take(8) {
+                writeln!(out, "  | {line}")?;
+            }
+            let key = group.key.clone();
+            match self.propose(input, out)? {
+                Some(true) => added += 1,
+                Some(false) => skipped.push(key),
+                None => break,
+            }
+        }
+        Ok(added)
+    }
+
+    /// Asks for a rule for the current group. `Some(true)`: appended; `Some(false)`: skipped;
+    /// `None`: quit.
+    fn propose(
+        &mut self,
+        input: &mut impl BufRead,
+        out: &mut impl Write,
+    ) -> anyhow::Result<Option<bool>> {
+        let candidate = loop {
+            let pattern = match ask(input, out, "regex (empty: skip this group, q: quit)> ")? {
+                Answer::Quit => return Ok(None),
+                Answer::Text(t) if t.is_empty() => return Ok(Some(false)),
+                Answer::Text(t) => t,
+            };
+            match self.try_rule(&pattern, "candidate", Category::Unknown, "candidate") {
+                Ok(rules) => break (pattern, rules),
+                Err(e) => writeln!(out, "  not a usable rule: {e:#}")?,
+            }
+        };
+        let (pattern, candidate_rules) = candidate;
+        let effect = self.effect(&candidate_rules);
+        writeln!(
+            out,
+            "  catches {} of {} unknown failures; steals {} from existing rules; {} already-classified failures also match but keep their earlier rule",
+            effect.caught, effect.unknown, effect.stolen, effect.overlap
+        )?;
+        let id = loop {
+            let Answer::Text(id) = ask(input, out, "rule id (kebab-case)> ")? else {
+                return Ok(None);
+            };
+            match self.try_rule(&pattern, &id, Category::Unknown, "check") {
+                Ok(_) => break id,
+                Err(e) => writeln!(out, "  {e:#}")?,
+            }
+        };
+        let category = loop {
+            let Answer::Text(text) = ask(input, out, "category (implementation, resolver, flake, network, deprecated, harness, limits, unknown)> ")? else {
+                return Ok(None);
+            };
+            match text.parse::<Category>() {
+                Ok(c) => break c,
+                Err(e) => writeln!(out, "  {e}")?,
+            }
+        };
+        let description = loop {
+            let Answer::Text(text) = ask(input, out, "description> ")? else {
+                return Ok(None);
+            };
+            if !text.is_empty() {
+                break text;
+            }
+        };
+        let prompt = format!("append rule '{id}' to {}? [y/N]> ", self.target.display());
+        let Answer::Text(yes) = ask(input, out, &prompt)? else {
+            return Ok(None);
+        };
+        if !yes.eq_ignore_ascii_case("y") {
+            return Ok(Some(false));
+        }
+        let rules = self.try_rule(&pattern, &id, category, &description)?;
+        append_rule(
+            self.target,
+            &rule_toml(&id, &pattern, category, &description)?,
+        )?;
+        self.classes = classify_rows(&rules, self.rows, true);
+        writeln!(out, "  appended to {}", self.target.display())?;
+        Ok(Some(true))
+    }
+
+    /// The configured rules plus the target file plus the candidate, compiled: proves the
+    /// candidate loads exactly as it will from the file.
+    fn try_rule(
+        &self,
+        pattern: &str,
+        id: &str,
+        category: Category,
+        description: &str,
+    ) -> anyhow::Result<RuleSet> {
+        let mut sources = gnfc_classifier::builtin_sources();
+        let mut files = self.user_files.to_vec();
+        if !files.iter().any(|f| f == self.target) {
+            files.push(self.target.to_owned());
+        }
+        for file in &files {
+            match std::fs::read_to_string(file) {
+                Ok(text) => sources.push((file.display().to_string(), text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && file == self.target => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
+            }
+        }
+        sources.push((
+            "the new rule".to_owned(),
+            rule_toml(id, pattern, category, description)?,
+        ));
+        Ok(RuleSet::from_sources(&sources)?)
+    }
+
+    fn effect(&self, candidate: &RuleSet) -> Effect {
+        let new = classify_rows(candidate, self.rows, true);
+        let mut effect = Effect::default();
+        for ((old, new), row) in self.classes.iter().zip(&new).zip(self.rows) {
+            let caught = new.class == "candidate";
+            if old.class == "unknown" {
+                effect.unknown += 1;
+                effect.caught += usize::from(caught);
+            } else if caught {
+                effect.stolen += 1;
+            } else {
+                let hits = candidate.explain(input(row)).hits;
+                effect.overlap += usize::from(hits.iter().any(|h| h.rule.id == "candidate"));
+            }
+        }
+        effect
+    }
+}
+
+#[derive(Debug, Default)]
+struct Effect {
+    unknown: usize,
+    caught: usize,
+    stolen: usize,
+    overlap: usize,
+}
+
+/// One rule in the rules file format.
+fn rule_toml(
+    id: &str,
+    pattern: &str,
+    category: Category,
+    description: &str,
+) -> anyhow::Result<String> {
+    #[derive(serde::Serialize)]
+    struct File<'a> {
+        rule: [Rule<'a>; 1],
+    }
+    #[derive(serde::Serialize)]
+    struct Rule<'a> {
+        id: &'a str,
+        pattern: &'a str,
+        category: &'a str,
+        stage: &'a str,
+        description: &'a str,
+    }
+    Ok(toml::to_string(&File {
+        rule: [Rule {
+            id,
+            pattern,
+            category: category.as_str(),
+            stage: "any",
+            description,
+        }],
+    })?)
+}
+
+fn append_rule(file: &Path, text: &str) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .with_context(|| format!("cannot open {} to append the rule", file.display()))?;
+    let separator = if f.metadata()?.len() > 0 { "\n" } else { "" };
+    write!(f, "{separator}{text}")
+        .with_context(|| format!("cannot append to {}", file.display()))?;
+    f.sync_all()?;
+    Ok(())
+}
