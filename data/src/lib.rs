@@ -16,7 +16,9 @@ mod blob;
 mod error;
 mod flakes;
 mod model;
+mod recheck;
 mod runs;
+mod scan;
 mod stderr;
 mod tests;
 
@@ -25,6 +27,7 @@ pub use error::DataError;
 pub use flakes::{FlakeRow, NewFlake, NewRepo};
 pub use model::{Outcome, OutputStatus, Stage};
 pub use runs::{NewRun, PlannedTest, RunRow};
+pub use scan::LockfileRow;
 pub use stderr::{StderrRow, StoredStderr};
 pub use tests::{
     ClassUpdate, Classification, ComboCount, OutputRecord, OutputRow, PendingTest, StderrRecord,

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod conformance;
+pub mod flake_list;
 pub mod outputs;
 pub mod procedure;
+pub mod recheck;
 pub mod scheduler;

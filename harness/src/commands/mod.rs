@@ -1,7 +1,9 @@
 //! One module per subcommand; [`dispatch`] picks it.
 
 mod classify;
+mod compare;
 mod corpus;
+mod diff;
 mod report;
 mod run;
 
@@ -73,7 +75,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status { run } => report::status(&ctx, run.as_deref()).await,
         Command::Classify { run } => classify::classify(&ctx, run.as_deref()).await,
-        Command::Report { run, format } => report::report(&ctx, run.as_deref(), format).await,
+        Command::Report(args) => report::report(&ctx, args).await,
+        Command::Compare(args) => compare::compare(&ctx, args).await,
+        Command::Diff(args) => diff::diff(&ctx, args).await,
     }
 }
 
