@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
+bash scripts/setup.sh chromium
 eval "$(bash scripts/postgres-for-tests.sh)"
 
 cargo fmt --all --check

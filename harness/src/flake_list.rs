@@ -34,7 +34,12 @@ pub fn keep_listed(corpus: Vec<FlakeRow>, file: &Path) -> anyhow::Result<Vec<Fla
             "{}: {} listed flakes are not in the corpus (see `gnfc corpus list`): {}",
             file.display(),
             unknown.len(),
-            unknown.iter().take(10).copied().collect::<Vec<_>>().join(", ")
+            unknown
+                .iter()
+                .take(10)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(corpus

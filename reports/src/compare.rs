@@ -144,8 +144,7 @@ impl<'a> Side<'a> {
     }
 
     fn spurious(&self) -> bool {
-        !self.passed
-            && self.category.is_some_and(is_spurious_category)
+        !self.passed && self.category.is_some_and(is_spurious_category)
     }
 }
 

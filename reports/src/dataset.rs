@@ -6,8 +6,8 @@ use std::ops::Range;
 
 use gnfc_data::{DataError, Db, Outcome, OutputStatus, RunRow};
 
-use crate::compare::Side;
 use crate::combo_name;
+use crate::compare::Side;
 
 /// An interned string: an index into [`Strings`].
 pub type Sym = u32;

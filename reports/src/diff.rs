@@ -76,9 +76,7 @@ pub async fn diff_runs(db: &Db, old: &RunData, new: &RunData) -> Result<RunDiff,
             .iter()
             .filter(|c| c.comparison == Comparison::Regressed)
         {
-            let test = new
-                .flake_named(&change.flake)
-                .and_then(|f| new.test(f, cb));
+            let test = new.flake_named(&change.flake).and_then(|f| new.test(f, cb));
             let line = match test {
                 Some(t) => failing_stderr(db, new, t)
                     .await?

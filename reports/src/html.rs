@@ -131,7 +131,9 @@ fn io_error(e: std::io::Error) -> DataError {
 }
 
 fn summary(h: &mut String, data: &RunData, counts: &[Vec<usize>]) {
-    h.push_str("<section id=\"summary\"><h2>Summary</h2><table><thead><tr><th>combo</th><th>tests</th>");
+    h.push_str(
+        "<section id=\"summary\"><h2>Summary</h2><table><thead><tr><th>combo</th><th>tests</th>",
+    );
     for o in Outcome::ALL {
         let _ = write!(h, "<th>{o}</th>");
     }
@@ -302,7 +304,10 @@ fn chosen_rows(data: &RunData) -> Vec<u32> {
     let failing = |f: u32| {
         (0..data.combos.len())
             .filter_map(|c| u16::try_from(c).ok())
-            .any(|c| data.test(f, c).is_some_and(|t| t.outcome != Some(Outcome::Pass)))
+            .any(|c| {
+                data.test(f, c)
+                    .is_some_and(|t| t.outcome != Some(Outcome::Pass))
+            })
     };
     let mut rows: Vec<u32> = Vec::new();
     let mut taken = vec![false; data.flakes.len()];
@@ -335,11 +340,15 @@ fn flake_table(h: &mut String, data: &RunData, rows: &[u32]) -> Vec<usize> {
     for o in Outcome::ALL {
         let _ = write!(h, "<option>{o}</option>");
     }
-    h.push_str("</select></label> <label>class <select id=\"f-class\"><option value=\"\">any</option>");
+    h.push_str(
+        "</select></label> <label>class <select id=\"f-class\"><option value=\"\">any</option>",
+    );
     for c in &classes {
         let _ = write!(h, "<option>{}</option>", esc(c));
     }
-    h.push_str("</select></label> <label>combo <select id=\"f-combo\"><option value=\"\">any</option>");
+    h.push_str(
+        "</select></label> <label>combo <select id=\"f-combo\"><option value=\"\">any</option>",
+    );
     for c in &data.combos {
         let _ = write!(h, "<option>{}</option>", esc(c));
     }
@@ -383,7 +392,10 @@ fn flake_table(h: &mut String, data: &RunData, rows: &[u32]) -> Vec<usize> {
         for c in 0..data.combos.len() {
             let combo = esc(&data.combos[c]);
             let Some(t) = u16::try_from(c).ok().and_then(|c| data.test(f, c)) else {
-                let _ = write!(h, "<td data-combo=\"{combo}\" data-outcome=\"\" data-class=\"\">-</td>");
+                let _ = write!(
+                    h,
+                    "<td data-combo=\"{combo}\" data-outcome=\"\" data-class=\"\">-</td>"
+                );
                 continue;
             };
             let outcome = t.outcome.map_or("pending", Outcome::as_str);
@@ -524,7 +536,10 @@ mod unit {
 
     #[test]
     fn escaping_and_clipping() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         let long = "é".repeat(MAX_TEXT);
         let clipped = clip(&long);
         assert!(clipped.len() < long.len());

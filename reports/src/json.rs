@@ -113,7 +113,7 @@ pub fn json_report(
         run: &data.run,
     })?;
     // The head without its closing brace, then the tests, then the analysis.
-    out.write_all(head.trim_end_matches('}').as_bytes())?;
+    out.write_all(head.strip_suffix('}').unwrap_or(&head).as_bytes())?;
     out.write_all(b",\"tests\":[\n")?;
     for (i, t) in data.tests.iter().enumerate() {
         if i > 0 {

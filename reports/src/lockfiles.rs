@@ -191,8 +191,10 @@ fn analyse(data: &RunData, locks: &HashMap<Sym, LockSummary>) -> LockAnalysis {
         let differing: Vec<String> = originals
             .into_iter()
             .filter(|o| {
-                let pins: Vec<Option<&Vec<String>>> =
-                    summaries.iter().map(|s| s.and_then(|s| s.inputs.get(*o))).collect();
+                let pins: Vec<Option<&Vec<String>>> = summaries
+                    .iter()
+                    .map(|s| s.and_then(|s| s.inputs.get(*o)))
+                    .collect();
                 pins.iter().any(|p| *p != pins[0])
             })
             .cloned()

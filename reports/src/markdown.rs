@@ -175,7 +175,10 @@ pub fn diff_markdown(diff: &RunDiff) -> String {
             r.new.as_deref().unwrap_or("-"),
             r.first_error_line
                 .as_deref()
-                .map_or("-".to_owned(), |l| format!("`{}`", l.replace('|', "\\|").replace('`', "'")))
+                .map_or("-".to_owned(), |l| format!(
+                    "`{}`",
+                    l.replace('|', "\\|").replace('`', "'")
+                ))
         );
     }
     md

@@ -195,10 +195,7 @@ fn output_changes(
         .filter_map(|(attr, (ia, ib))| {
             let xa = ia.and_then(|i| oa.get(i));
             let xb = ib.and_then(|i| ob.get(i));
-            let comparison = compare(
-                xa.map(|o| da.output_side(o)),
-                xb.map(|o| db.output_side(o)),
-            );
+            let comparison = compare(xa.map(|o| da.output_side(o)), xb.map(|o| db.output_side(o)));
             comparison.is_change().then(|| OutputChange {
                 attr_path: attr.to_owned(),
                 comparison,

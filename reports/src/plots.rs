@@ -95,7 +95,9 @@ pub fn outcome_shares(data: &RunData, counts: &[Vec<usize>]) -> String {
             chart
                 .draw_series(bars)?
                 .label(outcome.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
+                });
         }
         chart
             .configure_series_labels()
@@ -157,7 +159,9 @@ pub fn failures_by_class(data: &RunData, top: usize) -> String {
             chart
                 .draw_series(bars)?
                 .label(combo.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
+                });
         }
         chart
             .configure_series_labels()
@@ -192,6 +196,14 @@ pub fn inputs_per_lock(stats: &[NodeStats]) -> String {
             .build_cartesian_2d(-0.5..max_nodes as f64 + 0.5, 0.0..max_locks as f64 * 1.1)?;
         chart
             .configure_mesh()
+            .x_labels((max_nodes + 2).min(30) as usize)
+            .x_label_formatter(&|x| {
+                if (x - x.round()).abs() < 1e-6 && *x >= 0.0 {
+                    format!("{x:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .x_desc("locked inputs")
             .y_desc("locks")
             .draw()?;
@@ -203,10 +215,9 @@ pub fn inputs_per_lock(stats: &[NodeStats]) -> String {
                 Rectangle::new([(x, 0.0), (x + width, *count as f64)], colour.filled())
             });
             let name = format!("{} (mean {:.2})", s.combo, s.mean);
-            chart
-                .draw_series(bars)?
-                .label(name)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+            chart.draw_series(bars)?.label(name).legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
+            });
         }
         chart
             .configure_series_labels()
@@ -259,7 +270,11 @@ pub fn time_distribution(
             let colour = combo_colour(ci);
             chart
                 .draw_series(LineSeries::new(
-                    hist[ci].iter().take(used).enumerate().map(|(k, c)| (k, *c as f64)),
+                    hist[ci]
+                        .iter()
+                        .take(used)
+                        .enumerate()
+                        .map(|(k, c)| (k, *c as f64)),
                     colour.stroke_width(2),
                 ))?
                 .label(combo.as_str())

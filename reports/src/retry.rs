@@ -7,14 +7,19 @@ use crate::compare::{is_spurious_category, Comparison};
 use crate::dataset::RunData;
 use crate::pairs::PairComparison;
 
-/// Flakes that regressed in any of `pairs`, or failed spuriously in any combo of `data`.
+/// Flakes whose result depends on the combo in any of `pairs` (regressed or fixed, either
+/// direction, spuriously or not, or flaky), or that failed spuriously in any combo of `data`.
 pub fn retry_list(data: &RunData, pairs: &[PairComparison]) -> Vec<String> {
     let mut flakes: BTreeSet<&str> = BTreeSet::new();
     for p in pairs {
         for c in &p.changes {
             if matches!(
                 c.comparison,
-                Comparison::Regressed | Comparison::SpuriousRegressed | Comparison::Flaky
+                Comparison::Regressed
+                    | Comparison::Fixed
+                    | Comparison::SpuriousRegressed
+                    | Comparison::SpuriousFixed
+                    | Comparison::Flaky
             ) {
                 flakes.insert(&c.flake);
             }

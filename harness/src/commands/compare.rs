@@ -38,7 +38,8 @@ pub async fn compare(ctx: &Context, args: CompareArgs) -> anyhow::Result<ExitCod
         DiffFormat::Md => println!("{}", gnfc_reports::compare_markdown(&data.run.name, &pair)),
         DiffFormat::Json => {
             let groups = pair.groups();
-            let json = serde_json::json!({ "run": data.run.name, "comparison": pair, "groups": groups });
+            let json =
+                serde_json::json!({ "run": data.run.name, "comparison": pair, "groups": groups });
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
     }
