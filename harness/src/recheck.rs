@@ -19,8 +19,7 @@ async fn baseline(db: &Db, run: &RunRow, named: Option<&str>) -> anyhow::Result<
         .runs()
         .await?
         .into_iter()
-        .filter(|r| r.id < run.id && r.finished_at.is_some())
-        .next_back())
+        .rfind(|r| r.id < run.id && r.finished_at.is_some()))
 }
 
 /// Test id → `outcome (class)` of every test of `new` that regressed against `old`.

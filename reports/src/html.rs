@@ -87,7 +87,7 @@ pub async fn html_report(
          {} flakes × {} combos.</p><nav><a href=\"#summary\">Summary</a> \
          <a href=\"#plots\">Plots</a> <a href=\"#comparisons\">Comparisons</a> \
          <a href=\"#lockfiles\">Lockfiles</a> <a href=\"#flakes\">Flakes</a> \
-         <a href=\"#details\">Test details</a></nav></header>\n",
+         <a href=\"#details\">Test details</a></nav></header>",
         esc(&run.name),
         run.done,
         run.planned,
@@ -121,7 +121,7 @@ pub async fn html_report(
     out.write_all(h.as_bytes()).map_err(io_error)?;
     h.clear();
     details(out, db, data, &detailed).await?;
-    let _ = write!(h, "<script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(h, "<script>{SCRIPT}</script></body></html>");
     out.write_all(h.as_bytes()).map_err(io_error)?;
     Ok(())
 }
@@ -504,13 +504,13 @@ async fn details(
             }
         }
         if let Some(hash) = t.lockfile {
-            if !locks.contains_key(&hash) {
+            if let std::collections::hash_map::Entry::Vacant(e) = locks.entry(hash) {
                 let text = db
                     .lockfile(data.strings.get(hash))
                     .await?
                     .map(|l| clip(&String::from_utf8_lossy(&l.content)))
                     .unwrap_or_default();
-                locks.insert(hash, text);
+                e.insert(text);
             }
             let _ = write!(
                 h,

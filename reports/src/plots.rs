@@ -123,7 +123,7 @@ pub fn failures_by_class(data: &RunData, top: usize) -> String {
         }
     }
     let mut classes: Vec<(&str, Vec<usize>)> = per_class.into_iter().collect();
-    classes.sort_by(|a, b| b.1.iter().sum::<usize>().cmp(&a.1.iter().sum()));
+    classes.sort_by_key(|(_, row)| std::cmp::Reverse(row.iter().sum::<usize>()));
     classes.truncate(top);
     let names: Vec<String> = classes.iter().map(|(c, _)| (*c).to_owned()).collect();
     let max = classes
