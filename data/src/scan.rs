@@ -27,49 +27,55 @@ fn lockfile_from_row(row: &sqlx::any::AnyRow) -> Result<LockfileRow, DataError> 
 }
 
 impl Db {
+    /// Streams the rows of `sql` (bound to `run_id`) through `map` into `each`.
+    async fn scan<T>(
+        &self,
+        sql: &str,
+        run_id: i64,
+        map: fn(&sqlx::any::AnyRow) -> Result<T, DataError>,
+        mut each: impl FnMut(T),
+    ) -> Result<(), DataError> {
+        let mut rows = sqlx::query(sql).bind(run_id).fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            each(map(&row)?);
+        }
+        Ok(())
+    }
+
     /// Every test of a run, in plan order, one at a time.
     pub async fn scan_tests(
         &self,
         run_id: i64,
-        mut each: impl FnMut(TestRow),
+        each: impl FnMut(TestRow),
     ) -> Result<(), DataError> {
-        let mut rows = sqlx::query(TEST_SELECT).bind(run_id).fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            each(test_from_row(&row)?);
-        }
-        Ok(())
+        self.scan(TEST_SELECT, run_id, test_from_row, each).await
     }
 
     /// Every recorded output of a run, by test, one at a time.
     pub async fn scan_outputs(
         &self,
         run_id: i64,
-        mut each: impl FnMut(OutputRow),
+        each: impl FnMut(OutputRow),
     ) -> Result<(), DataError> {
-        let mut rows = sqlx::query(OUTPUT_SELECT).bind(run_id).fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            each(output_from_row(&row)?);
-        }
-        Ok(())
+        self.scan(OUTPUT_SELECT, run_id, output_from_row, each)
+            .await
     }
 
     /// Every distinct lockfile the tests of a run produced, one at a time.
     pub async fn scan_lockfiles(
         &self,
         run_id: i64,
-        mut each: impl FnMut(LockfileRow),
+        each: impl FnMut(LockfileRow),
     ) -> Result<(), DataError> {
-        let mut rows = sqlx::query(
+        self.scan(
             "SELECT l.hash, l.nodes, l.content FROM lockfiles l
              WHERE l.hash IN (SELECT t.lockfile_hash FROM tests t WHERE t.run_id = $1)
              ORDER BY l.hash",
+            run_id,
+            lockfile_from_row,
+            each,
         )
-        .bind(run_id)
-        .fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            each(lockfile_from_row(&row)?);
-        }
-        Ok(())
+        .await
     }
 
     /// One stored lockfile, decompressed.

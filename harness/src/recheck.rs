@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use gnfc_data::{Db, RunRow};
-use gnfc_reports::{compare_pair, Comparison, PairSide, RunData};
+use gnfc_reports::RunData;
 
 use crate::scheduler::{self, Ending, Job};
 
@@ -23,31 +23,17 @@ async fn baseline(db: &Db, run: &RunRow, named: Option<&str>) -> anyhow::Result<
 }
 
 /// Test id → `outcome (class)` of every test of `new` that regressed against `old`.
-fn regressions(old: &RunData, new: &RunData) -> HashMap<i64, String> {
-    let mut found = HashMap::new();
-    for (cb, name) in new.combos.iter().enumerate() {
-        let (Some(ca), Ok(cb)) = (old.combo_named(name), u16::try_from(cb)) else {
-            continue;
-        };
-        let pair = compare_pair(
-            PairSide {
-                data: old,
-                combo: ca,
-            },
-            PairSide {
-                data: new,
-                combo: cb,
-            },
-        );
-        for change in pair.changes {
-            if let (Comparison::Regressed, Some(id), Some(verdict)) =
-                (change.comparison, change.b_test, change.b)
-            {
-                found.insert(id, verdict);
-            }
-        }
-    }
-    found
+async fn regressions(
+    db: &Db,
+    old: &RunData,
+    new: &RunData,
+) -> anyhow::Result<HashMap<i64, String>> {
+    let diff = gnfc_reports::diff_runs(db, old, new).await?;
+    Ok(diff
+        .regressions
+        .into_iter()
+        .filter_map(|r| Some((r.test_id?, r.new?)))
+        .collect())
 }
 
 /// Re-runs the regressions of `run` and marks the flips. Returns how the re-runs ended.
@@ -67,7 +53,7 @@ pub async fn recheck(
     };
     let old = RunData::load(&db, base).await?;
     let new = RunData::load(&db, db.run(&run.id.to_string()).await?).await?;
-    let first = regressions(&old, &new);
+    let first = regressions(&db, &old, &new).await?;
     drop(new);
     if first.is_empty() {
         return Ok(Ending::Complete);

@@ -13,6 +13,9 @@ use crate::stderr::{failing_stderr, first_error_line};
 /// A flake that regressed (not spuriously) in the new run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Regression {
+    /// The regressed test of the new run.
+    #[serde(skip)]
+    pub test_id: Option<i64>,
     pub flake: String,
     pub combo: String,
     pub old: Option<String>,
@@ -84,6 +87,7 @@ pub async fn diff_runs(db: &Db, old: &RunData, new: &RunData) -> Result<RunDiff,
                 None => None,
             };
             regressions.push(Regression {
+                test_id: change.b_test,
                 flake: change.flake.clone(),
                 combo: name.clone(),
                 old: change.a.clone(),

@@ -56,6 +56,28 @@ fn svg(height: u32, draw: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Dra
     }
 }
 
+/// A square legend mark of `colour`.
+fn swatch(colour: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
+    move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
+}
+
+/// Draws the legend box of a chart.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
 fn label(names: &[String], x: f64) -> String {
     let i = x.floor();
     if (x - i - 0.5).abs() < 1e-6 && i >= 0.0 {
@@ -95,17 +117,9 @@ pub fn outcome_shares(data: &RunData, counts: &[Vec<usize>]) -> String {
             chart
                 .draw_series(bars)?
                 .label(outcome.as_str())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
-                });
+                .legend(swatch(colour));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
 }
 
@@ -159,17 +173,9 @@ pub fn failures_by_class(data: &RunData, top: usize) -> String {
             chart
                 .draw_series(bars)?
                 .label(combo.as_str())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
-                });
+                .legend(swatch(colour));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
     })
 }
 
@@ -215,16 +221,9 @@ pub fn inputs_per_lock(stats: &[NodeStats]) -> String {
                 Rectangle::new([(x, 0.0), (x + width, *count as f64)], colour.filled())
             });
             let name = format!("{} (mean {:.2})", s.combo, s.mean);
-            chart.draw_series(bars)?.label(name).legend(move |(x, y)| {
-                Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
-            });
+            chart.draw_series(bars)?.label(name).legend(swatch(colour));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
 }
 
@@ -280,12 +279,7 @@ pub fn time_distribution(
                 .label(combo.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], colour));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
 }
 

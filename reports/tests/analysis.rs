@@ -61,6 +61,11 @@ fn record(outputs: Vec<OutputRecord>, lockfile: Vec<u8>) -> TestRecord {
     }
 }
 
+/// The run's first combo against its second.
+fn a_vs_b(data: &RunData) -> gnfc_reports::PairComparison {
+    compare_pair(PairSide { data, combo: 0 }, PairSide { data, combo: 1 })
+}
+
 #[tokio::test]
 async fn partial_outputs_drv_paths_locks_and_flaky() {
     let dir = tempfile::tempdir().unwrap();
@@ -140,16 +145,7 @@ async fn partial_outputs_drv_paths_locks_and_flaky() {
         .await
         .unwrap();
     assert_eq!(data.combos, vec!["nix-a/native", "nix-b/native"]);
-    let pair = compare_pair(
-        PairSide {
-            data: &data,
-            combo: 0,
-        },
-        PairSide {
-            data: &data,
-            combo: 1,
-        },
-    );
+    let pair = a_vs_b(&data);
     assert_eq!(pair.count(Comparison::Regressed), 1);
     assert_eq!(pair.count(Comparison::SamePass), 1);
     let change = &pair.changes[0];
@@ -191,16 +187,7 @@ async fn partial_outputs_drv_paths_locks_and_flaky() {
     let data = RunData::load(&db, db.run("r").await.unwrap())
         .await
         .unwrap();
-    let pair = compare_pair(
-        PairSide {
-            data: &data,
-            combo: 0,
-        },
-        PairSide {
-            data: &data,
-            combo: 1,
-        },
-    );
+    let pair = a_vs_b(&data);
     assert_eq!(pair.count(Comparison::Flaky), 1);
     assert_eq!(pair.count(Comparison::Regressed), 0);
     let mut html = Vec::new();
