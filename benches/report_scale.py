@@ -129,7 +129,7 @@ def flush(con, test_rows, output_rows, stderr_rows):
 
 
 def measure(cmd, stdout_path):
-    """Wall seconds and peak RSS (MiB) of one child process."""
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one child process."""
     with open(stdout_path, "wb") as out:
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=out)
@@ -137,7 +137,7 @@ def measure(cmd, stdout_path):
         wall = time.monotonic() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd} failed")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main():
@@ -145,6 +145,7 @@ def main():
     ap.add_argument("--tests", type=int, default=1_000_000)
     ap.add_argument("--gnfc", default="target/release/gnfc")
     ap.add_argument("--keep", help="directory for the database and reports (default: a temp dir)")
+    ap.add_argument("--formats", default="html,md,json,csv", help="comma-separated report formats")
     args = ap.parse_args()
     work = args.keep or tempfile.mkdtemp(prefix="gnfc-report-scale-")
     os.makedirs(work, exist_ok=True)
@@ -161,14 +162,19 @@ def main():
                 "JOIN repos r ON r.id = f.repo_id WHERE t.run_id = 1 ORDER BY t.id; "
                 "SELECT o.* FROM outputs o JOIN tests t ON t.id = o.test_id WHERE t.run_id = 1 "
                 "ORDER BY o.test_id, o.id;")
-    base_wall, base_rss = measure(["sqlite3", "-csv", db, base_sql], os.path.join(work, "baseline.csv"))
-    print(f"\n| measure | wall | max RSS | wall / baseline |\n|---|---:|---:|---:|")
-    print(f"| baseline: sqlite3 reads the same rows as CSV | {base_wall:.1f} s | {base_rss:.0f} MiB | 1.00 |")
-    for fmt in ["html", "md", "json", "csv"]:
+    base_wall, base_cpu, base_rss = measure(["sqlite3", "-csv", db, base_sql],
+                                            os.path.join(work, "baseline.csv"))
+    load = os.getloadavg()[0]
+    print(f"\nload average at start: {load:.1f} on {os.cpu_count()} CPUs (wall times stretch with it;"
+          " CPU times do not)")
+    print("\n| measure | wall | CPU | max RSS | CPU / baseline CPU |\n|---|---:|---:|---:|---:|")
+    print(f"| baseline: sqlite3 reads the same rows as CSV | {base_wall:.1f} s | {base_cpu:.1f} s "
+          f"| {base_rss:.0f} MiB | 1.00 |")
+    for fmt in args.formats.split(","):
         out = os.path.join(work, f"report.{fmt}")
-        wall, rss = measure([args.gnfc, "--quiet", "--db", db, "report", "--format", fmt], out)
+        wall, cpu, rss = measure([args.gnfc, "--quiet", "--db", db, "report", "--format", fmt], out)
         print(f"| gnfc report --format {fmt} ({os.path.getsize(out) / 2**20:.0f} MiB) | {wall:.1f} s "
-              f"| {rss:.0f} MiB | {wall / base_wall:.2f} |")
+              f"| {cpu:.1f} s | {rss:.0f} MiB | {cpu / base_cpu:.2f} |")
 
 
 if __name__ == "__main__":

@@ -48,9 +48,12 @@ pub async fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode>
     let db = ctx.db().await?;
     let run = pick_run(&db, args.run.as_deref()).await?;
     let bar = spinner(ctx, &format!("loading run '{}'", run.name));
+    let started = std::time::Instant::now();
     let data = RunData::load(&db, run).await?;
+    tracing::info!("loaded {} tests in {:?}", data.tests.len(), started.elapsed());
     bar.set_message("analysing");
     let analysis = gnfc_reports::analyse(&db, &data).await?;
+    tracing::info!("analysed at {:?}", started.elapsed());
     bar.set_message("writing");
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -89,5 +92,6 @@ pub async fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode>
             None => "cannot write the report to standard output".to_owned(),
         })?;
     bar.finish_and_clear();
+    tracing::info!("written at {:?}", started.elapsed());
     Ok(ExitCode::SUCCESS)
 }
