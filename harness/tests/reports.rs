@@ -165,6 +165,41 @@ fn reports_compare_diff_and_browser() {
         ws.ok(&["run", "--name", name, "--timeout", TIMEOUT, "--jobs", "2"]);
     }
 
+    // Bad input is refused with what to do, and changes nothing.
+    let out = ws.run(&[
+        "compare",
+        "base",
+        "--a",
+        "nix-9/native",
+        "--b",
+        "nix-2.8/native",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("no combo 'nix-9/native'") && err.contains("nix-2.8/committed"),
+        "{err}"
+    );
+    let bad_list = ws.dir.path().join("bad.txt");
+    std::fs::write(&bad_list, "corpus/syntax-error\ncorpus/no-such-flake\n").unwrap();
+    let out = ws.run(&[
+        "run",
+        "--name",
+        "bad",
+        "--flakes-from",
+        bad_list.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("corpus/no-such-flake") && err.contains("gnfc corpus list"),
+        "{err}"
+    );
+    assert!(
+        !ws.run(&["status", "bad"]).status.success(),
+        "a run was created"
+    );
+
     // compare: exactly the behaviours expect.toml says differ.
     assert!(check_compare_against_expectations(&ws, "base") >= 1);
 

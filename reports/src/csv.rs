@@ -20,27 +20,23 @@ fn row(out: &mut impl Write, fields: &[&str]) -> std::io::Result<()> {
     writeln!(out, "{}", line.join(","))
 }
 
+/// The columns both files start with, so they join on `test_id`.
+const KEY_COLUMNS: [&str; 5] = ["run", "test_id", "flake", "implementation", "resolver"];
+
+fn header(out: &mut impl Write, rest: &[&str]) -> std::io::Result<()> {
+    let columns: Vec<&str> = KEY_COLUMNS.iter().chain(rest).copied().collect();
+    row(out, &columns)
+}
+
 fn num(n: Option<i64>) -> String {
     n.map(|n| n.to_string()).unwrap_or_default()
 }
 
-fn split_combo(data: &RunData, combo: u16) -> (&str, &str) {
-    data.combos
-        .get(combo as usize)
-        .and_then(|c| c.rsplit_once('/'))
-        .unwrap_or(("", ""))
-}
-
 /// `run,flake,implementation,resolver,outcome,class,category,…` per test.
 pub fn tests_csv(out: &mut impl Write, data: &RunData) -> std::io::Result<()> {
-    row(
+    header(
         out,
         &[
-            "run",
-            "test_id",
-            "flake",
-            "implementation",
-            "resolver",
             "outcome",
             "class",
             "category",
@@ -58,7 +54,7 @@ pub fn tests_csv(out: &mut impl Write, data: &RunData) -> std::io::Result<()> {
         ],
     )?;
     for t in &data.tests {
-        let (implementation, resolver) = split_combo(data, t.combo);
+        let (implementation, resolver) = data.implementation_resolver(t.combo);
         let outputs = data.outputs_of(t);
         let failed = outputs
             .iter()
@@ -94,14 +90,9 @@ pub fn tests_csv(out: &mut impl Write, data: &RunData) -> std::io::Result<()> {
 
 /// `run,test_id,flake,implementation,resolver,attr_path,status,drv_path,…` per output.
 pub fn outputs_csv(out: &mut impl Write, data: &RunData) -> std::io::Result<()> {
-    row(
+    header(
         out,
         &[
-            "run",
-            "test_id",
-            "flake",
-            "implementation",
-            "resolver",
             "attr_path",
             "status",
             "drv_path",
@@ -112,7 +103,7 @@ pub fn outputs_csv(out: &mut impl Write, data: &RunData) -> std::io::Result<()> 
         ],
     )?;
     for t in &data.tests {
-        let (implementation, resolver) = split_combo(data, t.combo);
+        let (implementation, resolver) = data.implementation_resolver(t.combo);
         let flake = data.flakes.get(t.flake as usize).map_or("", String::as_str);
         let id = t.id.to_string();
         for o in data.outputs_of(t) {

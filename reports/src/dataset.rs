@@ -220,6 +220,14 @@ impl RunData {
             .and_then(|i| u16::try_from(i).ok())
     }
 
+    /// A combo's implementation and resolver.
+    pub fn implementation_resolver(&self, combo: u16) -> (&str, &str) {
+        self.combos
+            .get(combo as usize)
+            .and_then(|c| c.rsplit_once('/'))
+            .unwrap_or(("", ""))
+    }
+
     pub fn outputs_of(&self, test: &TestResult) -> &[OutputResult] {
         self.outputs
             .get(test.outputs.start as usize..test.outputs.end as usize)

@@ -50,11 +50,7 @@ struct OutputJson<'a> {
 }
 
 fn test_json<'a>(data: &'a RunData, t: &'a TestResult) -> TestJson<'a> {
-    let (implementation, resolver) = data
-        .combos
-        .get(t.combo as usize)
-        .and_then(|c| c.rsplit_once('/'))
-        .unwrap_or(("", ""));
+    let (implementation, resolver) = data.implementation_resolver(t.combo);
     let outputs = data.outputs_of(t);
     TestJson {
         id: t.id,

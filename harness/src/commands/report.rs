@@ -50,7 +50,11 @@ pub async fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode>
     let bar = spinner(ctx, &format!("loading run '{}'", run.name));
     let started = std::time::Instant::now();
     let data = RunData::load(&db, run).await?;
-    tracing::info!("loaded {} tests in {:?}", data.tests.len(), started.elapsed());
+    tracing::info!(
+        "loaded {} tests in {:?}",
+        data.tests.len(),
+        started.elapsed()
+    );
     bar.set_message("analysing");
     let analysis = gnfc_reports::analyse(&db, &data).await?;
     tracing::info!("analysed at {:?}", started.elapsed());
