@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh prometheus curl
+bash scripts/setup.sh prometheus curl chromium
 bash scripts/podman.sh
 eval "$(bash scripts/postgres-for-tests.sh)"
 

@@ -16,7 +16,9 @@ mod blob;
 mod error;
 mod flakes;
 mod model;
+mod recheck;
 mod runs;
+mod scan;
 mod scrape;
 mod stderr;
 mod tests;
@@ -26,6 +28,7 @@ pub use error::DataError;
 pub use flakes::{FlakeRow, NewFlake, NewRepo};
 pub use model::{Outcome, OutputStatus, Stage};
 pub use runs::{NewRun, PlannedTest, RunRow};
+pub use scan::LockfileRow;
 pub use scrape::{FoundFlake, PageCounts, RepoToFetch, ScrapeState};
 pub use stderr::{StderrRow, StoredStderr};
 pub use tests::{

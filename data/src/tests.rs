@@ -86,6 +86,10 @@ pub struct TestRow {
     pub attempt: i64,
     pub outputs_total: i64,
     pub outputs_failed: i64,
+    /// The result flipped when re-run: what is recorded is the re-run's.
+    pub flaky: bool,
+    /// The first attempt's `outcome class` when the test is flaky.
+    pub flaky_first: Option<String>,
 }
 
 /// A recorded output as reports read it.
@@ -119,6 +123,68 @@ pub struct ClassUpdate {
     /// `None` for the test itself, else the output's attribute path.
     pub attr_path: Option<String>,
     pub class: Classification,
+}
+
+/// The columns of [`TestRow`], for one run (`$1`), in plan order.
+pub(crate) const TEST_SELECT: &str =
+    "SELECT t.id, t.flake_id, r.owner, r.name, f.subdir, t.implementation, t.resolver,
+         t.outcome, t.error_class, t.error_category, t.error_detail, t.exit_code,
+         t.lock_ms, t.enumerate_ms, t.eval_ms, t.total_ms, t.lockfile_hash, t.attempt,
+         (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id),
+         (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id AND o.status <> 'pass'),
+         t.flaky, t.flaky_first
+     FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id
+     WHERE t.run_id = $1 ORDER BY t.id";
+
+pub(crate) fn test_from_row(row: &sqlx::any::AnyRow) -> Result<TestRow, DataError> {
+    let (owner, name, subdir): (String, String, String) =
+        (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+    Ok(TestRow {
+        id: row.try_get(0)?,
+        flake_id: row.try_get(1)?,
+        flake: if subdir.is_empty() {
+            format!("{owner}/{name}")
+        } else {
+            format!("{owner}/{name}/{subdir}")
+        },
+        implementation: row.try_get(5)?,
+        resolver: row.try_get(6)?,
+        outcome: opt_parse(row.try_get(7)?)?,
+        class: row.try_get(8)?,
+        category: row.try_get(9)?,
+        detail: row.try_get(10)?,
+        exit_code: row.try_get(11)?,
+        lock_ms: row.try_get(12)?,
+        enumerate_ms: row.try_get(13)?,
+        eval_ms: row.try_get(14)?,
+        total_ms: row.try_get(15)?,
+        lockfile_hash: row.try_get(16)?,
+        attempt: row.try_get(17)?,
+        outputs_total: row.try_get(18)?,
+        outputs_failed: row.try_get(19)?,
+        flaky: row.try_get::<i64, _>(20)? != 0,
+        flaky_first: row.try_get(21)?,
+    })
+}
+
+/// The columns of [`OutputRow`], for one run (`$1`), by test.
+pub(crate) const OUTPUT_SELECT: &str =
+    "SELECT o.test_id, o.attr_path, o.status, o.drv_path, o.eval_ms, o.error_class,
+         o.error_category, o.error_detail
+     FROM outputs o JOIN tests t ON t.id = o.test_id
+     WHERE t.run_id = $1 ORDER BY o.test_id, o.id";
+
+pub(crate) fn output_from_row(row: &sqlx::any::AnyRow) -> Result<OutputRow, DataError> {
+    Ok(OutputRow {
+        test_id: row.try_get(0)?,
+        attr_path: row.try_get(1)?,
+        status: row.try_get::<String, _>(2)?.parse()?,
+        drv_path: row.try_get(3)?,
+        eval_ms: row.try_get(4)?,
+        class: row.try_get(5)?,
+        category: row.try_get(6)?,
+        detail: row.try_get(7)?,
+    })
 }
 
 fn opt_parse<T: std::str::FromStr<Err = DataError>>(
@@ -257,75 +323,20 @@ impl Db {
 
     /// Every test of a run, recorded or not, in plan order.
     pub async fn tests(&self, run_id: i64) -> Result<Vec<TestRow>, DataError> {
-        let rows = sqlx::query(
-            "SELECT t.id, t.flake_id, r.owner, r.name, f.subdir, t.implementation, t.resolver,
-                 t.outcome, t.error_class, t.error_category, t.error_detail, t.exit_code,
-                 t.lock_ms, t.enumerate_ms, t.eval_ms, t.total_ms, t.lockfile_hash, t.attempt,
-                 (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id),
-                 (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id AND o.status <> 'pass')
-             FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id
-             WHERE t.run_id = $1 ORDER BY t.id",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let (owner, name, subdir): (String, String, String) =
-                    (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
-                Ok(TestRow {
-                    id: row.try_get(0)?,
-                    flake_id: row.try_get(1)?,
-                    flake: if subdir.is_empty() {
-                        format!("{owner}/{name}")
-                    } else {
-                        format!("{owner}/{name}/{subdir}")
-                    },
-                    implementation: row.try_get(5)?,
-                    resolver: row.try_get(6)?,
-                    outcome: opt_parse(row.try_get(7)?)?,
-                    class: row.try_get(8)?,
-                    category: row.try_get(9)?,
-                    detail: row.try_get(10)?,
-                    exit_code: row.try_get(11)?,
-                    lock_ms: row.try_get(12)?,
-                    enumerate_ms: row.try_get(13)?,
-                    eval_ms: row.try_get(14)?,
-                    total_ms: row.try_get(15)?,
-                    lockfile_hash: row.try_get(16)?,
-                    attempt: row.try_get(17)?,
-                    outputs_total: row.try_get(18)?,
-                    outputs_failed: row.try_get(19)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(TEST_SELECT)
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(test_from_row).collect()
     }
 
     /// Every recorded output of a run.
     pub async fn outputs(&self, run_id: i64) -> Result<Vec<OutputRow>, DataError> {
-        let rows = sqlx::query(
-            "SELECT o.test_id, o.attr_path, o.status, o.drv_path, o.eval_ms, o.error_class,
-                 o.error_category, o.error_detail
-             FROM outputs o JOIN tests t ON t.id = o.test_id
-             WHERE t.run_id = $1 ORDER BY o.test_id, o.id",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(OutputRow {
-                    test_id: row.try_get(0)?,
-                    attr_path: row.try_get(1)?,
-                    status: row.try_get::<String, _>(2)?.parse()?,
-                    drv_path: row.try_get(3)?,
-                    eval_ms: row.try_get(4)?,
-                    class: row.try_get(5)?,
-                    category: row.try_get(6)?,
-                    detail: row.try_get(7)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(OUTPUT_SELECT)
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(output_from_row).collect()
     }
 
     /// Recorded tests per combo and outcome.

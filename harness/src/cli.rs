@@ -65,13 +65,11 @@ pub enum Command {
     #[command(subcommand)]
     Images(ImagesCommand),
     /// Print a run's report
-    Report {
-        /// Run name or id [default: the latest run]
-        #[arg(long)]
-        run: Option<String>,
-        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
-        format: ReportFormat,
-    },
+    Report(ReportArgs),
+    /// Compare two combos of one run, grouped by error class
+    Compare(CompareArgs),
+    /// Compare a run with an earlier one, combo by combo (for nightly CI)
+    Diff(DiffArgs),
     /// The caching HTTPS proxy on its own, and its cache
     #[command(subcommand)]
     Proxy(ProxyCommand),
@@ -156,6 +154,56 @@ pub struct FetchArgs {
     /// Extra CA certificate (PEM) to trust, e.g. the proxy's [default: fetch.ca_file]
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run name or id [default: the latest run]
+    #[arg(long)]
+    pub run: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    pub format: ReportFormat,
+    /// Write the report to FILE instead of standard output
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the flakes worth re-running (regressed between combos, or failed for the
+    /// network, gnfc or a limit), one per line, for `gnfc run --flakes-from FILE`
+    #[arg(long, conflicts_with = "format")]
+    pub retry_list: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Run name or id
+    pub run: String,
+    /// The reference combo, `implementation/resolver`
+    #[arg(long, value_name = "COMBO")]
+    pub a: String,
+    /// The combo compared with it
+    #[arg(long, value_name = "COMBO")]
+    pub b: String,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Md)]
+    pub format: DiffFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier run (name or id)
+    pub old: String,
+    /// The later run (name or id)
+    pub new: String,
+    /// Exit with status 1 when a flake regressed for a reason other than the network, gnfc
+    /// or a limit
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Md)]
+    pub format: DiffFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Md,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -329,12 +377,29 @@ pub struct RunArgs {
     /// Serve the run's Prometheus metrics at http://ADDR/metrics while it runs
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Only the flakes listed in FILE, one `owner/repo[/subdir]` per line (# comments), as
+    /// `gnfc report --retry-list` writes
+    #[arg(long, value_name = "FILE")]
+    pub flakes_from: Option<PathBuf>,
+    /// When the run ends, run each test that regressed against the baseline once more and
+    /// mark those whose result flips as flaky
+    #[arg(long)]
+    pub recheck_regressions: bool,
+    /// The run regressions are judged against [default: the latest finished run before it]
+    #[arg(long, value_name = "RUN", requires = "recheck_regressions")]
+    pub baseline: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
     Md,
     Json,
+    /// One self-contained page with plots and filterable tables
+    Html,
+    /// One row per test
+    Csv,
+    /// One row per output
+    CsvOutputs,
 }
 
 /// Logs go to stderr; `GNFC_LOG` (e.g. `debug`) overrides the level.

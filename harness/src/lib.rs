@@ -9,6 +9,8 @@ pub mod commands;
 pub mod config;
 pub mod conformance;
 pub mod executor;
+pub mod flake_list;
 pub mod outputs;
 pub mod procedure;
+pub mod recheck;
 pub mod scheduler;

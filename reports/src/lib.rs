@@ -1,14 +1,36 @@
-//! What a run found, for people (Markdown) and programs (JSON).
+//! What a run found, for people (HTML, Markdown), programs (JSON) and researchers (CSV), and
+//! how runs and combos compare.
 //!
-//! Reports read the database only; they never re-run or re-classify anything.
+//! Reports read the database only; they never re-run or re-classify anything. Every
+//! comparison goes through one model ([`compare::compare`]).
 
+pub mod compare;
+mod csv;
+pub mod dataset;
+mod diff;
+mod html;
 mod json;
+pub mod lockfiles;
 mod markdown;
+pub mod pairs;
+mod plots;
+mod retry;
+mod stderr;
 
+pub use compare::{Comparison, Side};
+pub use csv::{outputs_csv, tests_csv};
+pub use dataset::RunData;
+pub use diff::{diff_runs, Regression, RunDiff};
+pub use html::html_report;
 pub use json::{json_report, JSON_SCHEMA_VERSION};
-pub use markdown::summary_markdown;
+pub use markdown::{compare_markdown, diff_markdown, report_markdown, summary_markdown};
+pub use pairs::{compare_pair, PairComparison, PairSide};
+pub use retry::retry_list;
 
-use gnfc_data::{ComboCount, Outcome};
+use gnfc_data::{ComboCount, DataError, Db, Outcome};
+use serde::Serialize;
+
+use crate::lockfiles::{DrvDivergence, LockAnalysis};
 
 /// `implementation/resolver`: how a combo is written everywhere.
 pub fn combo_name(implementation: &str, resolver: &str) -> String {
@@ -31,4 +53,61 @@ pub(crate) fn outcome_table(counts: &[ComboCount]) -> Vec<(String, Vec<i64>, i64
         }
     }
     table
+}
+
+/// drvPath divergence between the two combos of a pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairDivergence {
+    pub a: String,
+    pub b: String,
+    pub count: usize,
+    /// The first [`lockfiles::LIST_LIMIT`].
+    pub outputs: Vec<DrvDivergence>,
+}
+
+/// Everything derived from a run beyond its raw results.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// Combos that differ in implementation only or resolver only, compared.
+    pub pairs: Vec<PairComparison>,
+    pub lockfiles: LockAnalysis,
+    pub drv_divergence: Vec<PairDivergence>,
+}
+
+/// Compares the natural pairs of combos, and analyses lockfiles and drvPaths.
+pub async fn analyse(db: &Db, data: &RunData) -> Result<Analysis, DataError> {
+    let lockfiles = lockfiles::analyse_locks(db, data).await?;
+    let mut pairs = Vec::new();
+    let mut drv_divergence = Vec::new();
+    for (a, b) in pairs::natural_pairs(data) {
+        pairs.push(compare_pair(
+            PairSide { data, combo: a },
+            PairSide { data, combo: b },
+        ));
+        let (count, outputs) = lockfiles::drv_divergence(data, a, b);
+        drv_divergence.push(PairDivergence {
+            a: data.combos[a as usize].clone(),
+            b: data.combos[b as usize].clone(),
+            count,
+            outputs,
+        });
+    }
+    Ok(Analysis {
+        pairs,
+        lockfiles,
+        drv_divergence,
+    })
+}
+
+/// Outcome counts per combo (`combos × Outcome::ALL`) computed from loaded data.
+pub(crate) fn outcome_counts(data: &RunData) -> Vec<Vec<usize>> {
+    let mut counts = vec![vec![0usize; Outcome::ALL.len()]; data.combos.len()];
+    for t in &data.tests {
+        if let (Some(o), Some(row)) = (t.outcome, counts.get_mut(t.combo as usize)) {
+            if let Some(i) = Outcome::ALL.iter().position(|x| *x == o) {
+                row[i] += 1;
+            }
+        }
+    }
+    counts
 }

@@ -1,7 +1,9 @@
 //! One module per subcommand; [`dispatch`] picks it.
 
 mod classify;
+mod compare;
 mod corpus;
+mod diff;
 mod fetch;
 mod forge;
 mod images;
@@ -100,7 +102,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             metrics::metrics(&ctx, run.as_deref(), textfile.as_deref()).await
         }
         Command::Images(command) => images::images(&ctx, command).await,
-        Command::Report { run, format } => report::report(&ctx, run.as_deref(), format).await,
+        Command::Report(args) => report::report(&ctx, args).await,
+        Command::Compare(args) => compare::compare(&ctx, args).await,
+        Command::Diff(args) => diff::diff(&ctx, args).await,
         Command::Proxy(ProxyCommand::Serve(args)) => proxy::serve(&ctx, args).await,
         Command::Proxy(ProxyCommand::Stats { cache, json }) => {
             proxy::stats(&ctx, cache, json).await

@@ -1,9 +1,13 @@
 //! `gnfc status` and `gnfc report`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+use gnfc_reports::RunData;
+
 use super::{pick_run, Context};
-use crate::cli::ReportFormat;
+use crate::cli::{ReportArgs, ReportFormat};
 
 pub async fn status(ctx: &Context, run: Option<&str>) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
@@ -30,17 +34,68 @@ pub async fn status(ctx: &Context, run: Option<&str>) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn report(
-    ctx: &Context,
-    run: Option<&str>,
-    format: ReportFormat,
-) -> anyhow::Result<ExitCode> {
+/// A spinner while a report is computed (hidden when quiet or not on a terminal).
+pub(super) fn spinner(ctx: &Context, what: &str) -> indicatif::ProgressBar {
+    if ctx.quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_message(what.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+pub async fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
-    let run = pick_run(&db, run).await?;
-    let text = match format {
-        ReportFormat::Md => gnfc_reports::summary_markdown(&db, &run).await?,
-        ReportFormat::Json => gnfc_reports::json_report(&db, &run).await?,
+    let run = pick_run(&db, args.run.as_deref()).await?;
+    let bar = spinner(ctx, &format!("loading run '{}'", run.name));
+    let started = std::time::Instant::now();
+    let data = RunData::load(&db, run).await?;
+    tracing::info!(
+        "loaded {} tests in {:?}",
+        data.tests.len(),
+        started.elapsed()
+    );
+    bar.set_message("analysing");
+    let analysis = gnfc_reports::analyse(&db, &data).await?;
+    tracing::info!("analysed at {:?}", started.elapsed());
+    bar.set_message("writing");
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    println!("{text}");
+    let written: anyhow::Result<()> = if args.retry_list {
+        gnfc_reports::retry_list(&data, &analysis.pairs)
+            .iter()
+            .try_for_each(|f| writeln!(out, "{f}"))
+            .map_err(Into::into)
+    } else {
+        match args.format {
+            ReportFormat::Md => {
+                let md = gnfc_reports::report_markdown(&db, &data.run, &analysis).await?;
+                writeln!(out, "{md}").map_err(Into::into)
+            }
+            ReportFormat::Json => {
+                gnfc_reports::json_report(&mut out, &data, &analysis).map_err(Into::into)
+            }
+            ReportFormat::Html => gnfc_reports::html_report(&mut out, &db, &data, &analysis)
+                .await
+                .map_err(Into::into),
+            ReportFormat::Csv => gnfc_reports::tests_csv(&mut out, &data).map_err(Into::into),
+            ReportFormat::CsvOutputs => {
+                gnfc_reports::outputs_csv(&mut out, &data).map_err(Into::into)
+            }
+        }
+    };
+    written
+        .and_then(|()| out.flush().map_err(Into::into))
+        .with_context(|| match &args.output {
+            Some(path) => format!("cannot write the report to {}", path.display()),
+            None => "cannot write the report to standard output".to_owned(),
+        })?;
+    bar.finish_and_clear();
+    tracing::info!("written at {:?}", started.elapsed());
     Ok(ExitCode::SUCCESS)
 }

@@ -61,7 +61,12 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let ending = scheduler::execute(job, pending, jobs, bar).await;
+    let ending = match scheduler::execute(job.clone(), pending, jobs, bar).await {
+        Ok(Ending::Complete) if args.recheck_regressions => {
+            crate::recheck::recheck(job, &run, args.baseline.as_deref(), jobs, ctx.quiet).await
+        }
+        other => other,
+    };
     if let Some(server) = server {
         server.abort();
     }
@@ -100,9 +105,10 @@ async fn resume(
         || args.filter.is_some()
         || args.timeout.is_some()
         || args.executor.is_some()
+        || args.flakes_from.is_some()
     {
         anyhow::bail!(
-            "--impl, --resolver, --filter, --timeout and --executor shape a new run; a resumed \
+            "--impl, --resolver, --filter, --flakes-from, --timeout and --executor shape a new run; a resumed \
              run keeps the plan and settings it started with (only --jobs may change)"
         );
     }
@@ -151,6 +157,9 @@ async fn plan(ctx: &Context, db: &Db, args: &RunArgs) -> anyhow::Result<(RunRow,
             .with_context(|| format!("--filter '{glob}' is not a valid glob"))?
             .compile_matcher();
         corpus.retain(|f| matcher.is_match(f.label()));
+    }
+    if let Some(file) = &args.flakes_from {
+        corpus = crate::flake_list::keep_listed(corpus, file)?;
     }
     if corpus.is_empty() {
         anyhow::bail!(match &args.filter {

@@ -1,0 +1,50 @@
+//! Re-running chosen tests of a finished run and marking those whose result flipped.
+
+use crate::flakes::{flake_from_row, FLAKE_COLUMNS};
+use crate::{DataError, Db, PendingTest};
+use sqlx::Row;
+
+impl Db {
+    /// Recorded tests of a run, by id, as tests to run once more (ids not in the run are
+    /// skipped).
+    pub async fn tests_to_rerun(
+        &self,
+        run_id: i64,
+        test_ids: &[i64],
+    ) -> Result<Vec<PendingTest>, DataError> {
+        let sql = format!(
+            "SELECT t.id, t.implementation, t.resolver, t.attempt, {FLAKE_COLUMNS}
+             FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id
+             WHERE t.run_id = $1 AND t.id = $2"
+        );
+        let mut tests = Vec::with_capacity(test_ids.len());
+        for id in test_ids {
+            let row = sqlx::query(&sql)
+                .bind(run_id)
+                .bind(*id)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                tests.push(PendingTest {
+                    test_id: row.try_get(0)?,
+                    implementation: row.try_get(1)?,
+                    resolver: row.try_get(2)?,
+                    attempt: row.try_get(3)?,
+                    flake: flake_from_row(&row, 4)?,
+                });
+            }
+        }
+        Ok(tests)
+    }
+
+    /// Marks a test flaky: its re-run (now recorded) disagreed with its first attempt, which
+    /// was `first` (`outcome class`).
+    pub async fn mark_flaky(&self, test_id: i64, first: &str) -> Result<(), DataError> {
+        sqlx::query("UPDATE tests SET flaky = 1, flaky_first = $1 WHERE id = $2")
+            .bind(first)
+            .bind(test_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
