@@ -51,6 +51,7 @@ impl Workspace {
         let ws = Workspace {
             dir: tempfile::tempdir().unwrap(),
         };
+        std::fs::write(ws.path("gnfc.toml"), HOST_RUN).unwrap();
         for (name, text) in flakes {
             let dir = ws.path(&format!("repos/{name}"));
             std::fs::create_dir_all(&dir).unwrap();
@@ -152,6 +153,9 @@ fn promtool_check(text: &str) -> String {
 }
 
 /// The value of the sample whose name and labels are exactly `series`.
+/// These tests are about classification: the host's Nix 2.8 is enough.
+const HOST_RUN: &str = "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\n";
+
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -162,7 +166,9 @@ fn unknown_failures_are_grouped_explained_and_turned_into_rules() {
     let ws = Workspace::new(&[("odd", ODD_FLAKE)]);
     std::fs::write(
         ws.path("gnfc.toml"),
-        "[classifier]\nrules = [\"my-rules.toml\"]\noverrides = \"reviewed.toml\"\n",
+        format!(
+            "{HOST_RUN}\n[classifier]\nrules = [\"my-rules.toml\"]\noverrides = \"reviewed.toml\"\n"
+        ),
     )
     .unwrap();
     std::fs::write(

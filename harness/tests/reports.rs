@@ -160,7 +160,23 @@ fn reports_compare_diff_and_browser() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus"),
         &ws.corpus(),
     );
+    // The host's Nix 2.8 with both resolvers: the comparisons between resolvers are what
+    // this test checks against the expectations (the podman corpus test covers versions).
+    std::fs::write(
+        ws.dir.path().join("gnfc.toml"),
+        "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\n",
+    )
+    .unwrap();
     ws.ok(&["corpus", "add", "corpus"]);
+    let forge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../forge");
+    ws.ok(&[
+        "forge",
+        "init",
+        "--from",
+        forge.to_str().unwrap(),
+        "--to",
+        ".gnfc/mirror",
+    ]);
     for name in ["base", "again"] {
         ws.ok(&["run", "--name", name, "--timeout", TIMEOUT, "--jobs", "2"]);
     }

@@ -202,7 +202,8 @@ async fn fifty_fetched_repos_become_flakes_that_run() {
     std::fs::write(
         dir.path().join("gnfc.toml"),
         format!(
-            "[fetch]\njobs = 4\nper_host = 2\ngithub = \"{github}\"\ngithub_api = \
+            "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\n\n\
+             [fetch]\njobs = 4\nper_host = 2\ngithub = \"{github}\"\ngithub_api = \
              \"{github_api}\"\ngitlab = \"{gitlab}\"\nsourcehut = \"{sourcehut}\"\n"
         ),
     )
