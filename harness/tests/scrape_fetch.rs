@@ -252,3 +252,100 @@ async fn fifty_fetched_repos_become_flakes_that_run() {
         serde_json::to_string_pretty(&tests[0]).unwrap()
     );
 }
+
+/// The whole offline path: 50 repos made into a mirror with `gnfc forge init`, served by
+/// `gnfc proxy serve --mirror --offline`, fetched through it with its CA, then run.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_repos_fetched_through_the_proxy_from_the_mirror_forge() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut list = String::from("# repos of the mirror forge\n");
+    for i in 0..50 {
+        let repo = dir.path().join(format!("src/owner{i}/repo{i}"));
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::write(repo.join("flake.nix"), FLAKE).unwrap();
+        if i % 10 == 0 {
+            for sub in ["a", "b/c"] {
+                std::fs::create_dir_all(repo.join(sub)).unwrap();
+                std::fs::write(repo.join(sub).join("flake.nix"), FLAKE).unwrap();
+            }
+        }
+        list.push_str(&format!("github:owner{i}/repo{i}\n"));
+    }
+    std::fs::write(
+        dir.path().join("gnfc.toml"),
+        "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("repos.txt"), list).unwrap();
+    gnfc_ok(
+        dir.path(),
+        &["forge", "init", "--from", "src", "--to", "mirror"],
+    )
+    .await;
+
+    let mut proxy = gnfc(
+        dir.path(),
+        &[
+            "proxy",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--mirror",
+            "mirror",
+            "--offline",
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(proxy.stdout.take().unwrap()));
+    let (mut url, mut ca) = (None, None);
+    let started = Instant::now();
+    while url.is_none() || ca.is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the proxy did not start"
+        );
+        let line = lines.next_line().await.unwrap().expect("the proxy exited");
+        if let Some(u) = line.trim().strip_prefix("export https_proxy=") {
+            url = Some(u.to_owned());
+        }
+        if let Some(c) = line.trim().strip_prefix("export NIX_SSL_CERT_FILE=") {
+            ca = Some(c.to_owned());
+        }
+    }
+    let (url, ca) = (url.unwrap(), ca.unwrap());
+
+    let out = gnfc_ok(dir.path(), &["scrape", "list", "repos.txt"]).await;
+    assert!(out.contains("50 new repos"), "{out}");
+    let out = gnfc_ok(dir.path(), &["fetch", "--proxy", &url, "--ca-file", &ca]).await;
+    assert!(
+        out.contains("fetched 50 repos (60 flakes, 60 new); 0 failed"),
+        "{out}"
+    );
+    proxy.kill().await.unwrap();
+
+    gnfc_ok(
+        dir.path(),
+        &[
+            "run",
+            "--name",
+            "mirrored",
+            "--resolver",
+            "native",
+            "--jobs",
+            "2",
+        ],
+    )
+    .await;
+    let report = gnfc_ok(
+        dir.path(),
+        &["report", "--run", "mirrored", "--format", "json"],
+    )
+    .await;
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let tests = report["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 60);
+    assert!(tests.iter().all(|t| t["outcome"] == "pass"), "{report}");
+}

@@ -116,12 +116,22 @@ impl SourceStore {
         let revision = format!("sha256-{}", hex::encode(hasher.finalize()));
         let dir = self.root.join(&revision);
         if !dir.exists() {
-            let staged = staging.keep();
-            std::fs::rename(&staged, &dir).map_err(|source| ImportError::Io {
-                path: dir.clone(),
-                what: "cannot move the snapshot into place at",
-                source,
-            })?;
+            match std::fs::rename(staging.path(), &dir) {
+                Ok(()) => {
+                    // Moved: nothing is left for the guard to remove.
+                    let _ = staging.keep();
+                }
+                // Two imports of the same content raced and the other won; its copy is
+                // byte for byte this one, which the guard now removes.
+                Err(_) if dir.exists() => {}
+                Err(source) => {
+                    return Err(ImportError::Io {
+                        path: dir.clone(),
+                        what: "cannot move the snapshot into place at",
+                        source,
+                    })
+                }
+            }
         }
         flakes.sort();
         Ok(Snapshot {
