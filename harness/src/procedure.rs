@@ -232,33 +232,23 @@ impl Test<'_> {
                 }
             }
         }
-        let git = |args: &[&str]| {
-            Command::new("git")
-                .args(["-c", "user.name=gnfc", "-c", "user.email=gnfc@localhost"])
-                .args(args.iter().copied())
-        };
-        for command in [
-            git(&["init", "--quiet"]),
-            git(&["add", "--all", "--force"]),
-            git(&[
-                "commit",
-                "--quiet",
-                "--no-gpg-sign",
-                "--allow-empty",
-                "-m",
-                "source",
-            ]),
-        ] {
-            let out = self.exec(sandbox, Stage::Prepare, "", &command).await?;
-            if !out.exit.success() {
-                let message = format!(
-                    "gnfc: preparing the source failed: `git {}` exited with {}",
-                    command.args[4..].join(" "),
-                    out.exit.code()
-                );
-                self.harness_error(message);
-                return Err(Stop);
-            }
+        // One command, not three: in a container every command is an exec, which costs a
+        // round trip to podman.
+        let command = Command::new("sh").args([
+            "-c",
+            "set -e; g() { git -c user.name=gnfc -c user.email=gnfc@localhost \"$@\"; }; \
+             g init --quiet; g add --all --force; \
+             g commit --quiet --no-gpg-sign --allow-empty -m source",
+        ]);
+        let out = self.exec(sandbox, Stage::Prepare, "", &command).await?;
+        if !out.exit.success() {
+            let message = format!(
+                "gnfc: preparing the source failed: git init/add/commit exited with {}: {}",
+                out.exit.code(),
+                out.stderr.text().lines().last().unwrap_or_default()
+            );
+            self.harness_error(message);
+            return Err(Stop);
         }
         Ok(flake_ref(sandbox.source_dir(), &self.spec.flake.subdir))
     }
