@@ -223,34 +223,7 @@ async fn fifty_fetched_repos_become_flakes_that_run() {
     let out = gnfc_ok(dir.path(), &["fetch"]).await;
     assert!(out.contains("nothing to fetch"), "{out}");
 
-    gnfc_ok(
-        dir.path(),
-        &[
-            "run",
-            "--name",
-            "fetched",
-            "--resolver",
-            "native",
-            "--jobs",
-            "2",
-        ],
-    )
-    .await;
-    let report = gnfc_ok(
-        dir.path(),
-        &["report", "--run", "fetched", "--format", "json"],
-    )
-    .await;
-    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
-    let tests = report["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 60);
-    let passed = tests.iter().filter(|t| t["outcome"] == "pass").count();
-    assert_eq!(
-        passed,
-        60,
-        "{}",
-        serde_json::to_string_pretty(&tests[0]).unwrap()
-    );
+    run_all_pass(dir.path(), "fetched", 60).await;
 }
 
 /// The whole offline path: 50 repos made into a mirror with `gnfc forge init`, served by
@@ -326,26 +299,23 @@ async fn fifty_repos_fetched_through_the_proxy_from_the_mirror_forge() {
     );
     proxy.kill().await.unwrap();
 
+    run_all_pass(dir.path(), "mirrored", 60).await;
+}
+
+/// Runs every flake of the corpus with the native resolver and checks all `tests` pass.
+async fn run_all_pass(dir: &Path, run: &str, tests: usize) {
     gnfc_ok(
-        dir.path(),
-        &[
-            "run",
-            "--name",
-            "mirrored",
-            "--resolver",
-            "native",
-            "--jobs",
-            "2",
-        ],
+        dir,
+        &["run", "--name", run, "--resolver", "native", "--jobs", "2"],
     )
     .await;
-    let report = gnfc_ok(
-        dir.path(),
-        &["report", "--run", "mirrored", "--format", "json"],
-    )
-    .await;
+    let report = gnfc_ok(dir, &["report", "--run", run, "--format", "json"]).await;
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
-    let tests = report["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 60);
-    assert!(tests.iter().all(|t| t["outcome"] == "pass"), "{report}");
+    let recorded = report["tests"].as_array().unwrap();
+    assert_eq!(recorded.len(), tests);
+    assert!(
+        recorded.iter().all(|t| t["outcome"] == "pass"),
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap()
+    );
 }
