@@ -18,8 +18,6 @@ const SERVICE_START: Duration = Duration::from_secs(20);
 #[derive(Debug)]
 pub struct Connection {
     pub docker: Docker,
-    /// Where the API answered, e.g. `unix:///run/podman/podman.sock`.
-    pub socket: String,
     service: Option<Service>,
 }
 
@@ -50,7 +48,6 @@ pub async fn connect(explicit: Option<&str>, own_socket: &Path) -> Result<Connec
             Ok(docker) => {
                 return Ok(Connection {
                     docker,
-                    socket: format!("unix://{}", path.display()),
                     service: None,
                 })
             }
@@ -73,7 +70,6 @@ pub async fn connect(explicit: Option<&str>, own_socket: &Path) -> Result<Connec
     })?;
     Ok(Connection {
         docker,
-        socket: format!("unix://{}", path.display()),
         service: Some(service),
     })
 }

@@ -47,7 +47,6 @@ impl Recipe {
 /// An image as `gnfc images list` shows it.
 #[derive(Debug, Clone)]
 pub struct ImageInfo {
-    pub id: String,
     pub size: u64,
     pub recipe_hash: Option<String>,
 }
@@ -64,7 +63,6 @@ pub enum Built {
 pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ImageInfo>, PodmanError> {
     match docker.inspect_image(name).await {
         Ok(image) => Ok(Some(ImageInfo {
-            id: image.id.unwrap_or_default(),
             size: image.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
             recipe_hash: image
                 .config

@@ -150,10 +150,6 @@ impl PodmanExecutor {
         &self.connection.docker
     }
 
-    pub fn connection(&self) -> &Connection {
-        &self.connection
-    }
-
     /// The runtime containers are started with.
     pub fn runtime(&self) -> &str {
         &self.runtime
