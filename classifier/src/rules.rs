@@ -75,6 +75,10 @@ pub struct Explanation<'r> {
 struct Rule {
     spec: RuleSpec,
     regex: Regex,
+    /// Whether the pattern has a `detail` group. Without one the set's verdict is final and
+    /// the rule's regex never runs again: a capture search costs more than the set's scan of a
+    /// typical stderr (see docs/BENCHMARKS.md).
+    has_detail: bool,
 }
 
 /// One stage's compiled rules: a set over the patterns, and which rule each set slot is.
@@ -147,7 +151,12 @@ impl RuleSet {
                     id: spec.id.clone(),
                     cause: Box::new(cause),
                 })?;
-            rules.push(Rule { spec, regex });
+            let has_detail = regex.capture_names().any(|name| name == Some("detail"));
+            rules.push(Rule {
+                spec,
+                regex,
+                has_detail,
+            });
         }
         let mut stages = Vec::new();
         for &stage in Stage::ALL {
@@ -198,8 +207,9 @@ impl RuleSet {
         };
         let rule = &self.rules[index];
         let detail = rule
-            .regex
-            .captures(input.stderr)
+            .has_detail
+            .then(|| rule.regex.captures(input.stderr))
+            .flatten()
             .and_then(|c| c.name("detail"))
             .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned());
         Class {

@@ -142,6 +142,30 @@ fn every_sample_lands_in_its_own_rule() {
     );
 }
 
+/// Warnings Nix prints before the real failure, captured from Nix 2.8 on a host without a
+/// `nixbld` group and from flakes in dirty git trees. A warning never names the failure.
+const WARNINGS: &str =
+    "warning: the group 'nixbld' specified in 'build-users-group' does not exist\n\
+                        warning: Git tree '/build/source' is dirty\n";
+
+#[test]
+fn warnings_before_the_error_do_not_change_the_class() {
+    let rules = RuleSet::builtin().expect("built-in rules compile");
+    let mut failures = Vec::new();
+    for (id, path) in sample_files() {
+        let sample = read_sample(&path);
+        let stage = header_stage(&sample.header, &path).unwrap_or(Stage::Eval);
+        let mut stderr = WARNINGS.as_bytes().to_vec();
+        stderr.extend_from_slice(&sample.stderr);
+        let class = rules.classify(stage, &stderr);
+        // The last rule names a lone `error:` line after warnings and traces; it still must.
+        if class.id != id {
+            failures.push(format!("{id}.txt behind warnings lands in '{}'", class.id));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn rules_and_samples_correspond_one_to_one() {
     let rules = RuleSet::builtin().expect("built-in rules compile");
