@@ -11,7 +11,10 @@ bash scripts/setup.sh podman runc debootstrap socat catatonit curl
 socket=/run/podman/podman.sock
 if ! curl -fsS --max-time 5 --unix-socket "$socket" http://d/_ping >/dev/null 2>&1; then
   mkdir -p /run/podman
-  nohup podman system service --time=0 "unix://$socket" >/var/log/gnfc-podman-service.log 2>&1 &
+  # From `/`: conmon runs in the service's working directory, and a checkout that is later
+  # removed would break every container started after that ("write child: broken pipe").
+  (cd / && exec nohup podman system service --time=0 "unix://$socket") \
+    </dev/null >/var/log/gnfc-podman-service.log 2>&1 &
   for _ in $(seq 100); do
     curl -fsS --max-time 5 --unix-socket "$socket" http://d/_ping >/dev/null 2>&1 && break
     sleep 0.1

@@ -7,7 +7,8 @@
 //! - `set FILE` / `naive FILE`: classify every record, printing records, seconds and a
 //!   checksum of the verdicts. `set` is gnfc's single pass (one `RegexSet` per stage, the
 //!   winner's regex only for its capture); `naive` tries each rule's regex in order until one
-//!   matches (the seed's classify_errors.py), then captures. Both must agree.
+//!   matches (the seed's classify_errors.py, in Rust's engine), then captures. Both, and
+//!   `benches/classifier_seed.py` (the same loop in Python's `re`), must agree.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;

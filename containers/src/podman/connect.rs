@@ -142,6 +142,10 @@ impl Service {
         command
             .args(["system", "service", "--time=0"])
             .arg(format!("unix://{}", socket.display()))
+            // The service outlives many containers and conmon starts each in the service's
+            // working directory: if that directory is removed (a temp dir, a deleted
+            // checkout), every later container fails with "write child: broken pipe".
+            .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
