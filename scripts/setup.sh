@@ -17,15 +17,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Nix run as root builds as the members of its `build-users-group`, `nixbld`. Debian's nix-bin
-# leaves creating them to nix-setup-systemd (which needs systemd); without them every build on
-# the host (import-from-derivation included) fails with "the group 'nixbld' specified in
-# 'build-users-group' does not exist". The same group and users Nix's own installer makes.
-if [ "$(id -u)" = 0 ]; then
-  getent group nixbld >/dev/null || groupadd --system nixbld
-  for i in $(seq 1 32); do
-    id "nixbld$i" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /var/empty \
-      --gid nixbld --groups nixbld --shell /usr/sbin/nologin --comment "Nix build user $i" "nixbld$i"
-  done
-fi
 nix --version >&2

@@ -3,7 +3,8 @@
 //! Every sandbox gets its own copy of the repo, `HOME`, XDG dirs, `TMPDIR` and `NIX_CONF_DIR`
 //! with a `nix.conf` that enables flakes, points the flake registry at an empty local file
 //! and turns substituters off, so no test reads the user's configuration or another test's
-//! state. The Nix store is the host's. Commands start in their own process group, so a
+//! state. Builds run as in the container: no build users, no Nix build sandbox. The Nix
+//! store is the host's. Commands start in their own process group, so a
 //! timeout kills everything a command started, and die with gnfc if gnfc is killed.
 
 use std::path::PathBuf;
@@ -40,7 +41,13 @@ impl Executor for HostExecutor {
     }
 
     async fn sandbox(&self, spec: &SandboxSpec) -> Result<Box<dyn Sandbox>, ExecError> {
-        let scratch = Scratch::create(&self.scratch_root, None, spec, &[]).await?;
+        let scratch = Scratch::create(
+            &self.scratch_root,
+            None,
+            spec,
+            crate::scratch::BUILD_AS_INVOKER,
+        )
+        .await?;
         let mut extra = spec.env.clone();
         if let Some(proxy) = &spec.proxy {
             let url = format!("http://{}", proxy.addr);

@@ -159,6 +159,13 @@ impl Scratch {
     }
 }
 
+/// How both executors' Nix builds (import from derivation): as the user running it, without
+/// build users or Nix's build sandbox. In a container the container is the sandbox; on the
+/// host (trusted corpora only) the same settings keep outcomes identical to the container's,
+/// and Debian's nix-bin has neither `nixbld` users nor a `/bin/sh` inside its sandbox, so
+/// with Nix's defaults no build could succeed there at all.
+pub(crate) const BUILD_AS_INVOKER: &[&str] = &["sandbox = false", "build-users-group ="];
+
 /// The `nix.conf` every sandbox starts from: flakes on, an empty registry (a flake that
 /// relies on the global registry must say so by failing), no substituters.
 fn base_nix_conf(registry: &str) -> String {

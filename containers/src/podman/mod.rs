@@ -282,7 +282,7 @@ impl Executor for PodmanExecutor {
             &self.settings.scratch_root,
             Some(Path::new(MOUNT)),
             spec,
-            &["sandbox = false", "build-users-group ="],
+            crate::scratch::BUILD_AS_INVOKER,
         )
         .await?;
         let nix = scratch.host_path("nix");
