@@ -97,6 +97,14 @@ fn header_stage(header: &[String], path: &Path) -> Option<Stage> {
     found
 }
 
+/// The stages a sample is classified under: the one it was captured at, else all of them.
+fn sample_stages(sample: &Sample, path: &Path) -> Vec<Stage> {
+    match header_stage(&sample.header, path) {
+        Some(stage) => vec![stage],
+        None => Stage::ALL.to_vec(),
+    }
+}
+
 #[test]
 fn every_sample_lands_in_its_own_rule() {
     let rules = RuleSet::builtin().expect("built-in rules compile");
@@ -119,11 +127,7 @@ fn every_sample_lands_in_its_own_rule() {
             "{}: no stderr after the header",
             path.display()
         );
-        let stages: Vec<Stage> = match header_stage(&sample.header, path) {
-            Some(stage) => vec![stage],
-            None => Stage::ALL.to_vec(),
-        };
-        for stage in stages {
+        for stage in sample_stages(&sample, path) {
             let class = rules.classify(stage, &sample.stderr);
             if class.id != *id {
                 failures.push(format!(
@@ -144,9 +148,10 @@ fn every_sample_lands_in_its_own_rule() {
 
 /// Warnings Nix prints before the real failure, captured from Nix 2.8 on a host without a
 /// `nixbld` group and from flakes in dirty git trees. A warning never names the failure.
-const WARNINGS: &str =
-    "warning: the group 'nixbld' specified in 'build-users-group' does not exist\n\
-                        warning: Git tree '/build/source' is dirty\n";
+const WARNINGS: &str = concat!(
+    "warning: the group 'nixbld' specified in 'build-users-group' does not exist\n",
+    "warning: Git tree '/build/source' is dirty\n",
+);
 
 #[test]
 fn warnings_before_the_error_do_not_change_the_class() {
@@ -154,13 +159,16 @@ fn warnings_before_the_error_do_not_change_the_class() {
     let mut failures = Vec::new();
     for (id, path) in sample_files() {
         let sample = read_sample(&path);
-        let stage = header_stage(&sample.header, &path).unwrap_or(Stage::Eval);
-        let mut stderr = WARNINGS.as_bytes().to_vec();
-        stderr.extend_from_slice(&sample.stderr);
-        let class = rules.classify(stage, &stderr);
-        // The last rule names a lone `error:` line after warnings and traces; it still must.
-        if class.id != id {
-            failures.push(format!("{id}.txt behind warnings lands in '{}'", class.id));
+        let stderr = [WARNINGS.as_bytes(), &sample.stderr].concat();
+        for stage in sample_stages(&sample, &path) {
+            // The last rule names a lone `error:` line after warnings and traces; it still must.
+            let class = rules.classify(stage, &stderr);
+            if class.id != id {
+                failures.push(format!(
+                    "{id}.txt behind warnings, stage {stage}, lands in '{}'",
+                    class.id
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
