@@ -2,9 +2,13 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use gnfc_proxy::Mode;
+use gnfc_scrapers::fetch::FetchMethod;
+use serde::de::{DeserializeOwned, IntoDeserializer};
 
-use crate::config::{ExecutorKind, FetchMethodSetting, ProxyMode};
+use crate::config::ExecutorKind;
 
 /// Test Nix flakes against Nix implementations and lock resolvers, and tell exactly what
 /// broke and why.
@@ -140,8 +144,11 @@ pub struct FetchArgs {
     #[arg(long, value_name = "N")]
     pub per_host: Option<usize>,
     /// Tarballs or shallow git clones [default: fetch.method]
-    #[arg(long, value_enum)]
-    pub method: Option<FetchMethodSetting>,
+    #[arg(long, value_parser = config_words::<FetchMethod>(&[
+        ("tarball", "Forge tarballs (GitHub, GitLab, sourcehut); other hosts are cloned"),
+        ("git", "Shallow git clones"),
+    ]))]
+    pub method: Option<FetchMethod>,
     /// Fetch the commit a source reported (when one did) instead of the default branch head
     #[arg(long)]
     pub pinned: bool,
@@ -246,8 +253,12 @@ pub struct ProxyServeArgs {
     #[arg(long, value_name = "PATH")]
     pub unix: Option<PathBuf>,
     /// Cache mode [default: proxy.mode]
-    #[arg(long, value_enum)]
-    pub mode: Option<ProxyMode>,
+    #[arg(long, value_parser = config_words::<Mode>(&[
+        ("record", "Serve hits, fetch and store misses"),
+        ("replay", "Serve hits only; a miss is an error naming the URL"),
+        ("passthrough", "No cache"),
+    ]))]
+    pub mode: Option<Mode>,
     /// Serve forges from this mirror directory first [default: proxy.mirror, if in proxy.upstreams]
     #[arg(long, value_name = "DIR")]
     pub mirror: Option<PathBuf>,
@@ -402,6 +413,26 @@ pub enum ReportFormat {
     CsvOutputs,
 }
 
+/// The parser of an option whose values are a library enum the config also sets: the same
+/// words as in gnfc.toml (the enum's serde names), each listed in `--help` with its meaning.
+fn config_words<T>(
+    words: &'static [(&'static str, &'static str)],
+) -> impl TypedValueParser<Value = T>
+where
+    T: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(
+        words
+            .iter()
+            .map(|(word, help)| PossibleValue::new(word).help(help)),
+    )
+    .try_map(|word| {
+        T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(
+            word.as_str(),
+        ))
+    })
+}
+
 /// Logs go to stderr; `GNFC_LOG` (e.g. `debug`) overrides the level.
 pub fn init_logging(cli: &Cli) {
     let default = if cli.quiet { "error" } else { "warn" };
@@ -416,4 +447,38 @@ pub fn init_logging(cli: &Cli) {
         )
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from([&["gnfc"], args].concat()).map(|cli| cli.command)
+    }
+
+    #[test]
+    fn library_enums_take_the_config_words() {
+        for (word, mode) in [
+            ("record", Mode::Record),
+            ("replay", Mode::Replay),
+            ("passthrough", Mode::Passthrough),
+        ] {
+            let Ok(Command::Proxy(ProxyCommand::Serve(args))) =
+                parse(&["proxy", "serve", "--mode", word])
+            else {
+                panic!("--mode {word} is refused");
+            };
+            assert_eq!(args.mode, Some(mode));
+        }
+        for (word, method) in [("tarball", FetchMethod::Tarball), ("git", FetchMethod::Git)] {
+            let Ok(Command::Fetch(args)) = parse(&["fetch", "--method", word]) else {
+                panic!("--method {word} is refused");
+            };
+            assert_eq!(args.method, Some(method));
+        }
+        let e = parse(&["proxy", "serve", "--mode", "live"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+        assert!(e.to_string().contains("record, replay, passthrough"), "{e}");
+    }
 }

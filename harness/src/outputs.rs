@@ -6,10 +6,30 @@
 //! on its own, in the eval stage — which is what makes `partial` distinguishable from
 //! `enumerate-fail`.
 
-use crate::config::{EvalMode, OutputSpec};
+use serde::{Deserialize, Serialize};
 
 const SYSTEM: &str = "<system>";
 const NAME: &str = "<name>";
+
+/// How the outputs a pattern finds are evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvalMode {
+    /// Evaluate the output's `drvPath`: comparable across implementations.
+    #[default]
+    DrvPath,
+    /// List the attribute names only (for `legacyPackages`, which is all of nixpkgs).
+    AttrNames,
+}
+
+/// One entry of the config's `outputs`: a pattern and how what it finds is evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    pub path: String,
+    #[serde(default)]
+    pub eval: EvalMode,
+}
 
 /// A parsed output pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,8 @@ use gnfc_data::{
     Classification, FlakeRow, Outcome, OutputRecord, OutputStatus, Stage, StderrRecord, TestRecord,
 };
 
-use crate::config::{Config, EvalMode, Implementation, LockFilePolicy, Resolver};
+use crate::config::{Config, Implementation, LockFilePolicy, Resolver};
+use crate::outputs::EvalMode;
 use crate::outputs::{enumerate_expr, parse_enumeration, Output};
 
 /// Everything one test needs to know.

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// How the cache is used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// How the cache is used. Its serde names are those of [`Mode::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Serve hits from the cache; fetch misses upstream and store them.
     Record,

@@ -4,13 +4,12 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use gnfc_scrapers::fetch::{FetchMethod, FetchOptions, FetchOutcome, Fetcher, ForgeUrls};
+use gnfc_scrapers::fetch::{FetchOptions, FetchOutcome, Fetcher, ForgeUrls};
 use gnfc_scrapers::{HttpOptions, SharedProgress, SourceStore};
 
 use super::scrape::{plural, BarProgress};
 use super::Context;
 use crate::cli::FetchArgs;
-use crate::config::FetchMethodSetting;
 
 pub async fn fetch(ctx: &Context, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
@@ -26,10 +25,7 @@ pub async fn fetch(ctx: &Context, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let options = FetchOptions {
         jobs: args.jobs.unwrap_or(settings.jobs).max(1),
         per_host: args.per_host.unwrap_or(settings.per_host).max(1),
-        method: match args.method.unwrap_or(settings.method) {
-            FetchMethodSetting::Tarball => FetchMethod::Tarball,
-            FetchMethodSetting::Git => FetchMethod::Git,
-        },
+        method: args.method.unwrap_or(settings.method),
         pinned: args.pinned,
         forges: ForgeUrls {
             github: settings.github.clone(),

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use gnfc_containers::ProxyAccess;
-use gnfc_proxy::{MirrorConfig, Mode, Proxy, ProxyConfig, ProxyHandle, UpstreamKind};
+use gnfc_proxy::{MirrorConfig, Proxy, ProxyConfig, ProxyHandle, UpstreamKind};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Context;
 use crate::cli::ProxyServeArgs;
-use crate::config::{ProxyMode, ProxySettings, UpstreamName};
+use crate::config::{ProxySettings, UpstreamName};
 
 /// Where the proxy keeps its CA and cache, under the storage directory.
 fn proxy_dir(ctx: &Context) -> PathBuf {
@@ -23,21 +23,13 @@ fn cache_dir(ctx: &Context, cache: Option<PathBuf>) -> PathBuf {
     cache.unwrap_or_else(|| proxy_dir(ctx).join("cache"))
 }
 
-fn mode(mode: ProxyMode) -> Mode {
-    match mode {
-        ProxyMode::Record => Mode::Record,
-        ProxyMode::Replay => Mode::Replay,
-        ProxyMode::Passthrough => Mode::Passthrough,
-    }
-}
-
 /// The proxy configuration `[proxy]` describes. Tokens are read from the environment
 /// variables it names; one that is unset is skipped with a warning (requests go out
 /// unauthenticated, which works until a rate limit is hit).
 pub(crate) fn config_from(ctx: &Context, settings: &ProxySettings) -> ProxyConfig {
     let dir = proxy_dir(ctx);
     let mut config = ProxyConfig::new(dir.join("ca"), dir.join("cache"));
-    config.mode = mode(settings.mode);
+    config.mode = settings.mode;
     config.upstreams = settings
         .upstreams
         .iter()

@@ -138,9 +138,9 @@ async fn plan(ctx: &Context, db: &Db, args: &RunArgs) -> anyhow::Result<(RunRow,
     if let Some(timeout) = args.timeout {
         config.limits.timeout_secs = timeout;
     }
-    // Re-validate the overridden config exactly as a file would be.
-    let text = toml::to_string(&config).context("cannot serialise the run's config")?;
-    let mut config = config::parse(&text, "the command line")?;
+    // The file was checked when it was read; the overrides are checked on the value, by the
+    // same checks.
+    config::check(&config, "the command line")?;
     // The stored config says what really ran: the executor `auto` chose, and only the
     // implementations it can run.
     let chosen = executor::choose(&config, &ctx.storage(), ctx.quiet).await?;

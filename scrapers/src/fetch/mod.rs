@@ -87,7 +87,9 @@ impl From<ScrapeError> for FetchError {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How repos are fetched; the serde names (`tarball`, `git`) are the config's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FetchMethod {
     /// Forge tarballs (GitHub, GitLab, sourcehut); other hosts are cloned.
     Tarball,
