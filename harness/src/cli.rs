@@ -427,9 +427,9 @@ where
             .map(|(word, help)| PossibleValue::new(word).help(help)),
     )
     .try_map(|word| {
-        T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(
-            word.as_str(),
-        ))
+        T::deserialize(
+            IntoDeserializer::<serde::de::value::Error>::into_deserializer(word.as_str()),
+        )
     })
 }
 

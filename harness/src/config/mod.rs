@@ -108,7 +108,9 @@ pub fn parse(text: &str, name: &str) -> Result<Config, ConfigError> {
     } else {
         locate::Spans::parse(text)
     };
-    reject(name, invalid, |key| spans.as_ref().and_then(|s| s.locate(key)))?;
+    reject(name, invalid, |key| {
+        spans.as_ref().and_then(|s| s.locate(key))
+    })?;
     Ok(config)
 }
 
@@ -197,8 +199,17 @@ mod unit {
     #[test]
     fn undefined_implementation_is_located() {
         let e = parse("[run]\nimplementations = [\"nix-9\"]\n", "gnfc.toml").unwrap_err();
-        assert_eq!(only(&e).at, Some(Location { line: 2, column: 20 }));
-        assert!(only(&e).message.contains("no [implementations.nix-9]"), "{e}");
+        assert_eq!(
+            only(&e).at,
+            Some(Location {
+                line: 2,
+                column: 20
+            })
+        );
+        assert!(
+            only(&e).message.contains("no [implementations.nix-9]"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -219,8 +230,13 @@ mod unit {
             .problems
             .iter()
             .map(|p| {
-                let at = p.at.unwrap_or_else(|| panic!("{} is not located", p.message));
-                (at.line, at.column, p.message.split(' ').next().unwrap_or(""))
+                let at =
+                    p.at.unwrap_or_else(|| panic!("{} is not located", p.message));
+                (
+                    at.line,
+                    at.column,
+                    p.message.split(' ').next().unwrap_or(""),
+                )
             })
             .collect();
         assert_eq!(
@@ -249,10 +265,17 @@ mod unit {
         let e = check(&config, "the command line").unwrap_err();
         let messages: Vec<&str> = e.problems.iter().map(|p| p.message.as_str()).collect();
         assert_eq!(messages.len(), 2, "{e}");
-        assert!(messages[0].starts_with("run.implementations names 'nix-9'"), "{e}");
+        assert!(
+            messages[0].starts_with("run.implementations names 'nix-9'"),
+            "{e}"
+        );
         assert_eq!(messages[1], "limits.timeout_secs must be at least 1");
         assert!(e.problems.iter().all(|p| p.at.is_none()));
-        assert!(e.to_string().contains("the command line: run.implementations"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("the command line: run.implementations"),
+            "{e}"
+        );
         assert_eq!(check(&Config::default(), "the command line"), Ok(()));
     }
 
@@ -261,10 +284,7 @@ mod unit {
         let text = "[proxy]\nmode = \"replay\"\n[fetch]\nmethod = \"git\"\n";
         let config = parse(text, "gnfc.toml").unwrap();
         assert_eq!(config.proxy.mode, gnfc_proxy::Mode::Replay);
-        assert_eq!(
-            config.fetch.method,
-            gnfc_scrapers::fetch::FetchMethod::Git
-        );
+        assert_eq!(config.fetch.method, gnfc_scrapers::fetch::FetchMethod::Git);
         // A run stores its config as text and a resume reads it back.
         let stored = toml::to_string(&config).unwrap();
         assert!(stored.contains("mode = \"replay\""), "{stored}");
