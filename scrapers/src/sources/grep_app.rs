@@ -5,8 +5,9 @@
 //! over that is split by repository-name prefix ([`NameSet`], as Sourcegraph's is) into
 //! queries with an `f.repo.pattern` filter, and those again until each fits. The filters are
 //! plain text, so every part is a plain prefix; and since grep.app's `f.*.pattern` filters
-//! match anywhere in the name or path, not only at its start, the hits are checked here: a
-//! part keeps only repos starting with its prefix, and only files named `flake.nix`.
+//! are not anchored (`flake.nix` finds paths at any depth, and `notflake.nix` too), the hits
+//! are checked here: a part keeps only repos starting with its prefix, and only files named
+//! `flake.nix`.
 
 use serde::{Deserialize, Serialize};
 
