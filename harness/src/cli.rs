@@ -103,7 +103,8 @@ pub enum ScrapeCommand {
         /// grep.app URL [default: scrape.grep_app.endpoint]
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
-        /// Last page to ask for [default: scrape.grep_app.page_cap]
+        /// Last page to ask for of each query (one over 1,000 hits is split) [default:
+        /// scrape.grep_app.page_cap]
         #[arg(long, value_name = "N")]
         page_cap: Option<u32>,
         #[command(flatten)]

@@ -1,6 +1,6 @@
 //! `gnfc scrape` and `gnfc fetch` as a user runs them, against loopback replays: a scrape
-//! killed with SIGKILL after its second page and restarted ends with exactly the rows of an
-//! uninterrupted one; 50 repos fetched from the loopback forge become flakes `gnfc run`
+//! killed with SIGKILL after its second page, or in the middle of a grep.app query split past
+//! the 1,000-hit cap, and restarted ends with exactly the rows of an uninterrupted one; 50 repos fetched from the loopback forge become flakes `gnfc run`
 //! runs with the host's Nix.
 
 #![allow(clippy::unwrap_used)]
@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gnfc_scrapers::fixtures::{
-    forge_bases, FixtureServer, ForgeReplay, ForgeRepo, IndexedRepo, Reply, SourcegraphReplay,
+    forge_bases, FixtureServer, ForgeReplay, ForgeRepo, GrepAppReplay, IndexedRepo, Reply, Request,
+    SourcegraphReplay,
 };
 use tokio::process::Command;
 
@@ -78,6 +79,7 @@ async fn scrape_pages(dir: &Path) -> i64 {
 }
 
 /// Repos whose first split separates `codeberg.org/…` from `github.com/…`: three queries.
+/// One holds its only flake in a subdirectory, beside files only named like a flake.
 fn indexed() -> Vec<IndexedRepo> {
     let mut repos = Vec::new();
     for i in 0..5 {
@@ -86,6 +88,10 @@ fn indexed() -> Vec<IndexedRepo> {
             &["flake.nix"],
         ));
     }
+    repos.push(IndexedRepo::new(
+        "codeberg.org/nested/only",
+        &["notflake.nix", "nix/flake.nix", "flake.nix.bak"],
+    ));
     for i in 0..7 {
         repos.push(IndexedRepo::new(
             &format!("github.com/u{i}/r"),
@@ -95,70 +101,118 @@ fn indexed() -> Vec<IndexedRepo> {
     repos
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn scrape_killed_after_page_two_resumes_to_the_same_rows() {
-    let replay = SourcegraphReplay::new(indexed(), 14);
-    // Uninterrupted, for reference.
+/// Runs `gnfc scrape SOURCE --endpoint …` against `answer` twice: uninterrupted, and killed
+/// (SIGKILL) while it waits for the answer to request `kill_at`, then run again. Checks the
+/// killed scrape had stored the pages before, the second run resumed and fetched only the
+/// pages left, and both end with the same rows. Returns the stdout of the uninterrupted run
+/// and of the resumed one, and the rows.
+async fn killed_and_resumed(
+    source: &str,
+    answer: impl Fn(&Request) -> Reply + Clone + Send + Sync + 'static,
+    kill_at: usize,
+) -> (String, String, Vec<String>) {
     let reference = tempfile::tempdir().unwrap();
-    let plain = replay.clone();
-    let server = FixtureServer::start(move |r| plain.answer(r))
-        .await
-        .unwrap();
-    let out = gnfc_ok(
+    let server = FixtureServer::start(answer.clone()).await.unwrap();
+    let reference_out = gnfc_ok(
         reference.path(),
-        &["scrape", "sourcegraph", "--endpoint", &server.url()],
+        &["scrape", source, "--endpoint", &server.url()],
     )
     .await;
-    assert!(out.contains("sourcegraph: 3 pages"), "{out}");
-    assert!(out.contains("12 new repos"), "{out}");
+    let reference_requests = server.requests().len();
     let expected = rows(reference.path()).await;
-    assert_eq!(expected.len(), 12 + 19);
 
-    // The third query never gets an answer: gnfc is killed while waiting for it.
+    // Request `kill_at` never gets an answer: gnfc is killed while waiting for it.
     let hold = Arc::new(AtomicBool::new(true));
     let held = hold.clone();
     let server = FixtureServer::start(move |r| {
-        if r.number == 3 && held.load(Ordering::SeqCst) {
+        if r.number == kill_at && held.load(Ordering::SeqCst) {
             Reply::hang()
         } else {
-            replay.answer(r)
+            answer(r)
         }
     })
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = gnfc(
-        dir.path(),
-        &["scrape", "sourcegraph", "--endpoint", &server.url()],
-    )
-    .spawn()
-    .unwrap();
+    let mut child = gnfc(dir.path(), &["scrape", source, "--endpoint", &server.url()])
+        .spawn()
+        .unwrap();
     let started = Instant::now();
-    while server.requests().len() < 3 {
+    while server.requests().len() < kill_at {
         assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "gnfc never asked for page 3"
+            started.elapsed() < Duration::from_secs(120),
+            "gnfc never asked for page {kill_at}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     child.kill().await.unwrap(); // SIGKILL
-    assert_eq!(scrape_pages(dir.path()).await, 2, "killed after page 2");
+    assert_eq!(
+        scrape_pages(dir.path()).await,
+        i64::try_from(kill_at - 1).unwrap(),
+        "killed after page {}",
+        kill_at - 1
+    );
     let partial = rows(dir.path()).await;
     assert!(partial.len() < expected.len());
 
     hold.store(false, Ordering::SeqCst);
-    let out = gnfc_ok(
-        dir.path(),
-        &["scrape", "sourcegraph", "--endpoint", &server.url()],
-    )
-    .await;
+    let out = gnfc_ok(dir.path(), &["scrape", source, "--endpoint", &server.url()]).await;
     assert!(out.contains("resumed an interrupted scrape"), "{out}");
-    assert!(
-        out.contains("1 page,"),
-        "only the missing page was fetched: {out}"
-    );
     assert_eq!(rows(dir.path()).await, expected, "same rows, no duplicates");
-    assert_eq!(server.requests().len(), 4);
+    assert_eq!(
+        server.requests().len(),
+        reference_requests + 1,
+        "only the pages left were fetched (the one killed, again)"
+    );
+    (reference_out, out, expected)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scrape_killed_after_page_two_resumes_to_the_same_rows() {
+    let replay = SourcegraphReplay::new(indexed(), 14);
+    let (reference, resumed, rows) =
+        killed_and_resumed("sourcegraph", move |r| replay.answer(r), 3).await;
+    assert!(reference.contains("sourcegraph: 3 pages"), "{reference}");
+    assert!(reference.contains("13 new repos"), "{reference}");
+    assert_eq!(rows.len(), 13 + 20);
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("https://codeberg.org/nested/only") && r.contains("nix/flake.nix")),
+        "the subdirectory flake was found: {rows:#?}"
+    );
+    assert!(!rows.iter().any(|r| r.contains("flake.nix.bak")));
+    assert!(
+        resumed.contains("1 page,"),
+        "only the missing page was fetched: {resumed}"
+    );
+}
+
+/// grep.app past its 1,000-hit cap: the scrape splits, is killed inside the split, and
+/// resumes there to every flake, each once.
+#[tokio::test(flavor = "multi_thread")]
+async fn grep_app_split_past_the_cap_killed_resumes_to_the_same_rows() {
+    let repos = (0..1100)
+        .map(|i| {
+            let paths: &[&str] = if i % 10 == 0 {
+                &["flake.nix", "nix/flake.nix", "notflake.nix"]
+            } else {
+                &["flake.nix", "notflake.nix"]
+            };
+            IndexedRepo::new(&format!("github.com/o{i}/r{i}"), paths)
+        })
+        .collect();
+    let replay = GrepAppReplay {
+        repos,
+        per_page: 10,
+        raw_shape: true,
+    };
+    let (reference, _, rows) = killed_and_resumed("grep-app", move |r| replay.answer(r), 60).await;
+    assert!(
+        reference.contains("1210 flake files found: 1100 new repos"),
+        "{reference}"
+    );
+    assert_eq!(rows.len(), 1100 + 1210);
+    assert!(!rows.iter().any(|r| r.contains("notflake.nix")));
 }
 
 const FLAKE: &str = r#"{

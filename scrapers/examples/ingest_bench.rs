@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let replay = SourcegraphReplay::new(repos, usize::MAX);
-    let body = replay.stream(r"file:^flake\.nix$ select:file count:all");
+    let body = replay.stream(r"file:(^|/)flake\.nix$ select:file count:all");
     println!(
         "recorded stream: {files} results, {} MB",
         body.len() / 1_000_000

@@ -18,6 +18,9 @@ use gnfc_scrapers::{
     scrape, Http, HttpOptions, Progress, ScrapeError, ScrapeReport, SharedProgress, Source,
 };
 
+/// What the Sourcegraph source asks before any split.
+const QUERY: &str = r"file:(^|/)flake\.nix$ select:file count:all";
+
 /// Records what a scrape reported, so tests can see rate-limit waits and warnings.
 #[derive(Debug, Default)]
 struct Recorder {
@@ -132,7 +135,7 @@ async fn sourcegraph_splits_a_limited_query_until_everything_fits() {
         .map(|r| r.param("q").unwrap())
         .collect();
     assert_eq!(queries.len(), 3, "{queries:#?}");
-    assert_eq!(queries[0], r"file:^flake\.nix$ select:file count:all");
+    assert_eq!(queries[0], QUERY);
     assert!(
         queries[1].ends_with(r"repo:^[\-./0123456789_abcdef]"),
         "{queries:?}"
@@ -189,7 +192,7 @@ async fn sourcegraph_old_field_names_and_alerts_are_understood() {
 async fn sourcegraph_truncated_stream_keeps_what_arrived_and_resumes() {
     let env = Env::new().await;
     let replay = SourcegraphReplay::new(two_forges(), 1000);
-    let full = replay.stream(r"file:^flake\.nix$ select:file count:all");
+    let full = replay.stream(QUERY);
     // The connection drops after the matches, before `progress` and `done`.
     let cut = full.find("event: progress").unwrap();
     let server = FixtureServer::start(move |r| {
@@ -253,6 +256,90 @@ async fn sourcegraph_error_event_and_empty_result() {
     assert_eq!(env.count("SELECT COUNT(*) FROM repos").await, 0);
 }
 
+/// Repos whose flakes are all in subdirectories, beside files only named like a flake.
+fn nested_only() -> Vec<IndexedRepo> {
+    let mut repos = Vec::new();
+    for i in 0..4 {
+        repos.push(IndexedRepo::new(
+            &format!("github.com/n{i}/deep"),
+            &["README.md", "nix/flake.nix", "templates/basic/flake.nix"],
+        ));
+        repos.push(IndexedRepo::new(
+            &format!("codeberg.org/m{i}/sub"),
+            &["pkgs/Flake.nix", "notflake.nix"],
+        ));
+        repos.push(IndexedRepo::new(
+            &format!("github.com/x{i}/no-flake"),
+            &[
+                "notflake.nix",
+                "flake.nix.bak",
+                "flake.nix/default.nix",
+                "old/flake.nix.orig",
+                "myflake.nix",
+            ],
+        ));
+    }
+    repos
+}
+
+#[tokio::test]
+async fn sourcegraph_finds_flakes_only_in_subdirectories_and_nothing_named_like_one() {
+    let replay = SourcegraphReplay::new(nested_only(), 1000);
+    // The fixture applies `file:` to the whole path: the query anchored at the path's start
+    // finds none of these repos, so this test fails with it.
+    assert!(
+        !replay
+            .stream(r"file:^flake\.nix$ select:file count:all")
+            .contains("flake.nix"),
+        "the root-only query finds no subdirectory flake"
+    );
+    for limit in [1000, 5] {
+        let env = Env::new().await;
+        let replay = SourcegraphReplay::new(nested_only(), limit);
+        let server = FixtureServer::start(move |r| replay.answer(r))
+            .await
+            .unwrap();
+        let (report, error) = env.run(&env.sourcegraph(&server)).await;
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM repos").await,
+            8,
+            "limit {limit}"
+        );
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM discoveries").await,
+            12,
+            "limit {limit}"
+        );
+        assert_eq!(
+            env.count(
+                "SELECT COUNT(*) FROM discoveries
+                 WHERE path IN ('nix/flake.nix', 'templates/basic/flake.nix', 'pkgs/Flake.nix')"
+            )
+            .await,
+            12
+        );
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM repos WHERE name = 'no-flake'")
+                .await,
+            0
+        );
+        if limit == 5 {
+            // Split by repository while keeping the file filter: every query carries both.
+            let queries: Vec<String> = server
+                .requests()
+                .iter()
+                .map(|r| r.param("q").unwrap())
+                .collect();
+            assert!(queries.len() > 3, "{queries:?}");
+            assert!(queries.iter().all(|q| q.starts_with(QUERY)), "{queries:?}");
+            assert!(report.found > 12, "limited pages were found again");
+        } else {
+            assert_eq!(report.found, 12);
+        }
+    }
+}
+
 fn many(n: usize, forge: &str) -> Vec<IndexedRepo> {
     (0..n)
         .map(|i| IndexedRepo::new(&format!("{forge}/o{i}/r{i}"), &["flake.nix"]))
@@ -291,6 +378,112 @@ async fn grep_app_pages_in_both_shapes_until_empty_or_the_cap() {
         .unwrap();
     let (report, _) = env.run(&env.grep_app(&server, 2)).await;
     assert_eq!((report.pages, report.found), (2, 20), "the cap stops it");
+}
+
+/// 1,200 repos with a flake each; a tenth with a second one in a subdirectory, and files
+/// only named like a flake that a `flake.nix` path filter also matches.
+fn over_the_cap() -> GrepAppReplay {
+    let repos = (0..1200)
+        .map(|i| {
+            let mut paths = vec!["flake.nix"];
+            if i % 10 == 0 {
+                paths.extend(["nix/flake.nix", "notflake.nix", "nix/flake.nix.bak"]);
+            }
+            IndexedRepo::new(&format!("github.com/o{i}/r{i}"), &paths)
+        })
+        .collect();
+    GrepAppReplay {
+        repos,
+        per_page: 10,
+        raw_shape: true,
+    }
+}
+
+#[tokio::test]
+async fn grep_app_splits_past_the_1000_hit_cap_and_finds_each_flake_once() {
+    let replay = over_the_cap();
+    // The fixture serves no hit past the 1,000th of a query, as grep.app does.
+    let ask = |page: usize| {
+        let reply = replay.answer(&gnfc_scrapers::fixtures::Request {
+            number: 1,
+            target: format!("/api/search?q=outputs&f.path.pattern=flake.nix&page={page}"),
+            host: "grep.app".to_owned(),
+            via_proxy: false,
+            headers: Vec::new(),
+        });
+        serde_json::from_slice::<serde_json::Value>(&reply.body).unwrap()
+    };
+    assert_eq!(ask(100)["hits"]["hits"].as_array().unwrap().len(), 10);
+    assert_eq!(ask(101)["hits"]["hits"].as_array().unwrap().len(), 0);
+    assert_eq!(ask(101)["hits"]["total"], 1560);
+
+    let env = Env::new().await;
+    let server = FixtureServer::start(move |r| replay.answer(r))
+        .await
+        .unwrap();
+    let (report, error) = env.run(&env.grep_app(&server, 100)).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(env.count("SELECT COUNT(*) FROM repos").await, 1200);
+    assert_eq!(env.count("SELECT COUNT(*) FROM discoveries").await, 1320);
+    assert_eq!(report.found, 1320, "each flake reported once");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM discoveries WHERE path = 'nix/flake.nix'")
+            .await,
+        120
+    );
+    let requests = server.requests();
+    assert!(requests
+        .iter()
+        .all(|r| r.param("page").unwrap().parse::<u32>().unwrap() <= 100));
+    assert!(requests
+        .iter()
+        .any(|r| r.param("f.repo.pattern").as_deref() == Some("o1")));
+    assert!(
+        env.progress.warnings.lock().unwrap().is_empty(),
+        "{:?}",
+        env.progress.warnings.lock().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn grep_app_split_scrape_interrupted_resumes_to_each_flake_once() {
+    let replay = over_the_cap();
+    let env = Env::new().await;
+    // A malformed answer deep in the split: the scrape stops there and resumes at that page.
+    let server = FixtureServer::start(move |r| {
+        if r.number == 120 {
+            Reply::new(200, "application/json", r#"{"hits": "#)
+        } else {
+            replay.answer(r)
+        }
+    })
+    .await
+    .unwrap();
+    let source = env.grep_app(&server, 100);
+    let first = Arc::new(Mutex::new(ScrapeReport::default()));
+    let seen = first.clone();
+    let error = scrape(&source, &env.db, env.progress.as_ref(), false, &move |r| {
+        *seen.lock().unwrap() = r.clone();
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(error, ScrapeError::Malformed { .. }), "{error}");
+    let stopped = server.requests()[119].target.clone();
+    assert!(stopped.contains("f.repo.pattern="), "{stopped}");
+    let (report, error) = env.run(&source).await;
+    assert!(error.is_none(), "{error:?}");
+    assert!(report.resumed);
+    assert_eq!(
+        server.requests()[120].target,
+        stopped,
+        "resumed at that page"
+    );
+    assert_eq!(
+        first.lock().unwrap().found + report.found,
+        1320,
+        "each flake reported once over both runs"
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM discoveries").await, 1320);
 }
 
 #[tokio::test]

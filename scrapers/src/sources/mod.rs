@@ -4,3 +4,4 @@ pub mod github;
 pub mod grep_app;
 pub mod list;
 pub mod sourcegraph;
+mod split;

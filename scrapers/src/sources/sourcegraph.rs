@@ -2,21 +2,20 @@
 //!
 //! One page is one query's whole stream. When Sourcegraph says it stopped early (a
 //! `progress` event listing a limit among its `skipped` reasons, or an `alert`), the query
-//! is split by repository-name prefix and each half searched in turn: the prefixes grow one
-//! character class at a time until every part fits.
+//! is split by repository-name prefix ([`NameSet`]) and each half searched in turn: the
+//! prefixes grow one character class at a time until every part fits.
+//!
+//! `file:` is a regex over the file's whole path, so `(^|/)flake\.nix$` finds the flakes in
+//! subdirectories too (and not `notflake.nix` or `flake.nix.bak`).
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::split::NameSet;
 use crate::found::from_repository_name;
 use crate::source::{read_cursor, write_cursor};
 use crate::sse::SseParser;
 use crate::{Found, Http, Page, ScrapeError, Source};
-
-/// Characters of repository names, in the order their ranges are split.
-const ALPHABET: &[u8] = b"-./0123456789_abcdefghijklmnopqrstuvwxyz";
-/// Prefixes longer than this stop splitting (the results are kept, with a warning).
-const MAX_PREFIX: usize = 100;
 
 /// Skipped reasons that mean results are missing from this query (rather than e.g. forks
 /// excluded by choice).
@@ -45,90 +44,36 @@ pub struct Sourcegraph {
     options: SourcegraphOptions,
 }
 
-/// A set of repositories: names starting with `prefix` followed by one of
-/// `ALPHABET[lo..=hi]`, or (`exact`) the name `prefix` itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Split {
-    prefix: String,
-    lo: usize,
-    hi: usize,
-    #[serde(default)]
-    exact: bool,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Cursor {
-    todo: Vec<Split>,
+    todo: Vec<NameSet>,
 }
 
-impl Split {
-    fn all() -> Split {
-        Split {
-            prefix: String::new(),
-            lo: 0,
-            hi: ALPHABET.len() - 1,
-            exact: false,
-        }
+/// The `repo:` filter selecting `set` (none for everything).
+fn filter(set: &NameSet) -> Option<String> {
+    let prefix: String = set
+        .prefix
+        .chars()
+        .map(|c| match c {
+            '.' => "\\.".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    if set.exact {
+        return Some(format!("repo:^{prefix}$"));
     }
-
-    /// The `repo:` filter selecting this set (none for everything).
-    fn filter(&self) -> Option<String> {
-        let prefix: String = self
-            .prefix
-            .chars()
-            .map(|c| match c {
-                '.' => "\\.".to_owned(),
-                c => c.to_string(),
-            })
-            .collect();
-        if self.exact {
-            return Some(format!("repo:^{prefix}$"));
-        }
-        if self == &Split::all() {
-            return None;
-        }
-        let class: String = ALPHABET[self.lo..=self.hi]
-            .iter()
-            .map(|&b| match b {
-                b'-' => "\\-".to_owned(),
-                b => (b as char).to_string(),
-            })
-            .collect();
-        Some(format!("repo:^{prefix}[{class}]"))
+    if set.is_all() {
+        return None;
     }
-
-    /// Two or more smaller sets covering this one, or none when it cannot shrink.
-    fn split(&self) -> Vec<Split> {
-        if self.exact || self.prefix.len() >= MAX_PREFIX {
-            return Vec::new();
-        }
-        if self.lo < self.hi {
-            let mid = (self.lo + self.hi) / 2;
-            return vec![
-                Split {
-                    hi: mid,
-                    ..self.clone()
-                },
-                Split {
-                    lo: mid + 1,
-                    ..self.clone()
-                },
-            ];
-        }
-        let prefix = format!("{}{}", self.prefix, ALPHABET[self.lo] as char);
-        vec![
-            Split {
-                prefix: prefix.clone(),
-                lo: 0,
-                hi: 0,
-                exact: true,
-            },
-            Split {
-                prefix,
-                ..Split::all()
-            },
-        ]
-    }
+    let class: String = set
+        .next_chars()
+        .iter()
+        .map(|&b| match b {
+            b'-' => "\\-".to_owned(),
+            b => (b as char).to_string(),
+        })
+        .collect();
+    Some(format!("repo:^{prefix}[{class}]"))
 }
 
 /// A match in either generation of field names: `path`/`commit` now, `name`/`version` in
@@ -177,7 +122,7 @@ impl Sourcegraph {
     }
 
     fn base_query(&self) -> String {
-        let mut q = r"file:^flake\.nix$ select:file count:all".to_owned();
+        let mut q = r"file:(^|/)flake\.nix$ select:file count:all".to_owned();
         if !self.options.terms.trim().is_empty() {
             q.push(' ');
             q.push_str(self.options.terms.trim());
@@ -293,7 +238,7 @@ impl Source for Sourcegraph {
 
     fn start(&self) -> serde_json::Value {
         write_cursor(&Cursor {
-            todo: vec![Split::all()],
+            todo: vec![NameSet::all()],
         })
     }
 
@@ -303,7 +248,7 @@ impl Source for Sourcegraph {
             return Ok(Page::default());
         };
         let mut query = self.base_query();
-        if let Some(filter) = split.filter() {
+        if let Some(filter) = filter(&split) {
             query = format!("{query} {filter}");
         }
         let progress = self.http.progress();
@@ -391,30 +336,29 @@ mod unit {
     use super::*;
 
     #[test]
-    fn splits_cover_everything_once() {
-        let root = Split::all();
-        assert_eq!(root.filter(), None);
+    fn filters_are_repo_regexes() {
+        let root = NameSet::all();
+        assert_eq!(filter(&root), None);
         let halves = root.split();
         assert_eq!(
-            halves[0].filter().unwrap(),
+            filter(&halves[0]).unwrap(),
             r"repo:^[\-./0123456789_abcdef]"
         );
-        assert_eq!(halves[1].filter().unwrap(), "repo:^[ghijklmnopqrstuvwxyz]");
+        assert_eq!(filter(&halves[1]).unwrap(), "repo:^[ghijklmnopqrstuvwxyz]");
         // Narrowed to one character: the name ending there, and the names going on.
-        let one = Split {
+        let one = NameSet {
             lo: 2,
             hi: 2,
-            ..Split::all()
+            ..NameSet::all()
         };
         let deeper = one.split();
-        assert_eq!(deeper[0].filter().unwrap(), "repo:^/$");
+        assert_eq!(filter(&deeper[0]).unwrap(), "repo:^/$");
         assert_eq!(deeper[1].prefix, "/");
-        let dot = Split {
+        let dot = NameSet {
             prefix: "github.com/".into(),
-            ..Split::all()
+            ..NameSet::all()
         };
-        assert!(dot.split()[0]
-            .filter()
+        assert!(filter(&dot.split()[0])
             .unwrap()
             .starts_with(r"repo:^github\.com/["));
     }
