@@ -26,7 +26,7 @@ RESOLVERS = ["native", "committed"]
 OUTCOMES = [
     ("pass", None, None, 0.55),
     ("partial", "assertion-failed", "flake", 0.12),
-    ("lock-fail", "committed-lock-missing", "resolver", 0.15),
+    ("skipped", None, None, 0.15),
     ("lock-fail", "http-404", "network", 0.03),
     ("lock-fail", "syntax-error", "flake", 0.05),
     ("enumerate-fail", "missing-attribute", "flake", 0.07),

@@ -1,8 +1,8 @@
 //! The host executor: the host's own `nix`, in a scratch directory.
 //!
 //! Every sandbox gets its own copy of the repo, `HOME`, XDG dirs, `TMPDIR` and `NIX_CONF_DIR`
-//! with a `nix.conf` that enables flakes, points the flake registry at an empty local file
-//! and turns substituters off, so no test reads the user's configuration or another test's
+//! with a `nix.conf` that enables flakes, sets the flake registry the spec asks for and
+//! turns substituters off, so no test reads the user's configuration or another test's
 //! state. Builds run as in the container: no build users, no Nix build sandbox. The Nix
 //! store is the host's. Commands start in their own process group, so a
 //! timeout kills everything a command started, and die with gnfc if gnfc is killed.

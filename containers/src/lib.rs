@@ -27,6 +27,7 @@ pub use podman::{
     PodmanSettings, Ulimit, DEFAULT_SOCKET as DEFAULT_PODMAN_SOCKET,
 };
 pub use sandbox::{
-    Command, ExecError, ExecOutput, Executor, Exit, Limits, ProxyAccess, Sandbox, SandboxSpec,
+    Command, ExecError, ExecOutput, Executor, Exit, FlakeRegistry, Limits, ProxyAccess, Sandbox,
+    SandboxSpec,
 };
 pub use scratch::remove_stale_scratch;

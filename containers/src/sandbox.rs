@@ -19,7 +19,22 @@ pub struct SandboxSpec {
     pub env: Vec<(String, String)>,
     /// gnfc's proxy: the sandbox's only way out. `None` means no network at all.
     pub proxy: Option<ProxyAccess>,
+    /// The flake registry Nix resolves indirect references (`nixpkgs`, `flake:x`) with.
+    pub registry: FlakeRegistry,
     pub limits: Limits,
+}
+
+/// Where a sandbox's Nix looks up indirect flake references. Only the sandbox's own `nix.conf`
+/// decides it (no user or system registry is ever visible).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlakeRegistry {
+    /// No entries: every indirect reference fails to resolve.
+    Empty,
+    /// Fetched by Nix from this URL, through the proxy like any download (Nix's default is
+    /// `https://channels.nixos.org/flake-registry.json`).
+    Url(String),
+    /// This file on the host, copied into the sandbox (which sees no host paths).
+    File(PathBuf),
 }
 
 /// Where a sandbox finds gnfc's proxy. Each executor exposes it its own way: the host

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::{ExecError, SandboxSpec};
+use crate::{ExecError, FlakeRegistry, SandboxSpec};
 
 const DIRS: [&str; 7] = ["home", "cache", "config", "data", "state", "tmp", "etc/nix"];
 
@@ -51,10 +51,8 @@ impl Scratch {
                 .await
                 .map_err(io(format!("cannot create {}", path.display())))?;
         }
-        scratch
-            .write("registry.json", "{\"flakes\":[],\"version\":2}\n")
-            .await?;
-        let mut conf = base_nix_conf(&scratch.seen("registry.json"));
+        let registry = scratch.registry(&spec.registry).await?;
+        let mut conf = base_nix_conf(&registry);
         for line in nix_config
             .iter()
             .copied()
@@ -79,6 +77,25 @@ impl Scratch {
     /// A path inside the scratch directory, as the sandbox's commands see it.
     pub(crate) fn seen(&self, rel: &str) -> String {
         self.seen_at.join(rel).to_string_lossy().into_owned()
+    }
+
+    /// The `flake-registry` setting for `registry`, with the file it names when it is local.
+    async fn registry(&self, registry: &FlakeRegistry) -> Result<String, ExecError> {
+        // Not in NIX_CONF_DIR: Nix reads a `registry.json` there as the system registry.
+        const FILE: &str = "registry.json";
+        match registry {
+            FlakeRegistry::Empty => self.write(FILE, "{\"flakes\":[],\"version\":2}\n").await?,
+            FlakeRegistry::Url(url) => return Ok(url.clone()),
+            FlakeRegistry::File(path) => {
+                tokio::fs::copy(path, self.host_path(FILE))
+                    .await
+                    .map_err(io(format!(
+                        "cannot copy the flake registry {} into the sandbox",
+                        path.display()
+                    )))?;
+            }
+        }
+        Ok(self.seen(FILE))
     }
 
     async fn write(&self, rel: &str, contents: &str) -> Result<(), ExecError> {
@@ -166,8 +183,7 @@ impl Scratch {
 /// with Nix's defaults no build could succeed there at all.
 pub(crate) const BUILD_AS_INVOKER: &[&str] = &["sandbox = false", "build-users-group ="];
 
-/// The `nix.conf` every sandbox starts from: flakes on, an empty registry (a flake that
-/// relies on the global registry must say so by failing), no substituters.
+/// The `nix.conf` every sandbox starts from: flakes on, the chosen registry, no substituters.
 fn base_nix_conf(registry: &str) -> String {
     format!(
         "experimental-features = nix-command flakes\n\

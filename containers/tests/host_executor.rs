@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gnfc_containers::{
-    Command, ExecError, ExecOutput, Executor, Exit, HostExecutor, Limits, Sandbox, SandboxSpec,
+    Command, ExecError, ExecOutput, Executor, Exit, FlakeRegistry, HostExecutor, Limits, Sandbox,
+    SandboxSpec,
 };
 
 const LIMITS: Limits = Limits {
@@ -42,6 +43,7 @@ fn spec(source: &Path) -> SandboxSpec {
         nix_config: vec!["max-jobs = 1".to_owned()],
         env: vec![("GNFC_EXTRA".to_owned(), "passed through".to_owned())],
         proxy: None,
+        registry: FlakeRegistry::Empty,
         limits: LIMITS,
     }
 }
@@ -472,4 +474,76 @@ async fn destroy_and_drop_remove_the_scratch_dir() {
     assert!(!root.exists(), "{} survived drop", root.display());
     let left: Vec<_> = std::fs::read_dir(&w.scratch).unwrap().collect();
     assert!(left.is_empty(), "scratch root not empty: {left:?}");
+}
+
+/// A registry file is copied in (the sandbox sees no host path) and is what Nix resolves
+/// with; a URL registry is handed to Nix as its `flake-registry` setting.
+#[tokio::test]
+async fn the_chosen_flake_registry_is_the_one_nix_uses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = source_tree(tmp.path());
+    let file = tmp.path().join("my-registry.json");
+    std::fs::write(
+        &file,
+        r#"{"flakes":[{"from":{"id":"mine","type":"indirect"},"to":{"owner":"me","repo":"mine","type":"github"}}],"version":2}"#,
+    )
+    .unwrap();
+    let executor = HostExecutor::new(tmp.path().join("scratch"));
+    let with = |registry: FlakeRegistry| SandboxSpec {
+        registry,
+        ..spec(&source)
+    };
+
+    let sandbox = executor
+        .sandbox(&with(FlakeRegistry::File(file.clone())))
+        .await
+        .unwrap();
+    let list = sandbox
+        .run(
+            &Command::new("nix").args(["registry", "list"]),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(list.exit, Exit::Code(0), "{}", list.stderr.text());
+    assert_eq!(
+        list.stdout.text().trim(),
+        "global flake:mine github:me/mine"
+    );
+    let conf = sh(
+        sandbox.as_ref(),
+        "cat \"$NIX_CONF_DIR/nix.conf\"",
+        Duration::from_secs(10),
+    )
+    .await
+    .stdout
+    .text();
+    assert!(
+        !conf.contains(&file.display().to_string()),
+        "the host path leaked into the sandbox: {conf}"
+    );
+    sandbox.destroy().await.unwrap();
+
+    let url = "https://channels.nixos.org/flake-registry.json";
+    let sandbox = executor
+        .sandbox(&with(FlakeRegistry::Url(url.to_owned())))
+        .await
+        .unwrap();
+    let shown = sandbox
+        .run(
+            &Command::new("nix").arg("show-config"),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert!(
+        shown
+            .stdout
+            .text()
+            .lines()
+            .any(|l| l == format!("flake-registry = {url}")),
+        "{}",
+        shown.stdout.text()
+    );
+    sandbox.destroy().await.unwrap();
 }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gnfc_containers::{
-    connect_podman, Command, Executor, Exit, Limits, PodmanError, PodmanExecutor, PodmanSettings,
-    ProxyAccess, SandboxSpec, Ulimit,
+    connect_podman, Command, Executor, Exit, FlakeRegistry, Limits, PodmanError, PodmanExecutor,
+    PodmanSettings, ProxyAccess, SandboxSpec, Ulimit,
 };
 
 const IMAGE: &str = "gnfc/nix-2.8";
@@ -65,6 +65,7 @@ fn spec(world: &World) -> SandboxSpec {
         nix_config: vec![],
         env: vec![("GNFC_EXTRA".to_owned(), "passed".to_owned())],
         proxy: None,
+        registry: FlakeRegistry::Empty,
         limits: LIMITS,
     }
 }

@@ -62,6 +62,10 @@ string_enum! {
         Timeout = "timeout",
         /// gnfc's own fault (scratch dir, executor, missing binary): never blamed on a flake.
         HarnessError = "harness-error",
+        /// The test does not apply: the resolver needs an artefact the flake does not have
+        /// (the `committed` resolver and a repo without a flake.lock). Neither a pass nor a
+        /// failure, so it counts in no share and never in a comparison.
+        Skipped = "skipped",
     }
 }
 
@@ -88,9 +92,10 @@ string_enum! {
 }
 
 impl Outcome {
-    /// Whether the flake under test failed (as opposed to passing or gnfc failing).
-    pub fn is_failure(self) -> bool {
-        !matches!(self, Outcome::Pass)
+    /// Whether the test applied to its flake, so that it counts in pass and failure shares and
+    /// in comparisons.
+    pub fn applies(self) -> bool {
+        self != Outcome::Skipped
     }
 }
 

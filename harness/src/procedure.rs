@@ -81,6 +81,7 @@ pub async fn run_test(executor: &dyn Executor, rules: &RuleSet, spec: TestSpec<'
             .collect(),
         env: Vec::new(),
         proxy: spec.proxy.cloned(),
+        registry: spec.config.run.registry.sandbox(),
         limits: Limits {
             stderr_bytes: spec.config.limits.stderr_bytes,
             stdout_bytes: spec.config.limits.stdout_bytes,
@@ -221,14 +222,15 @@ impl Test<'_> {
                     .await
                     .map_err(|e| io_error(self, e))?
                 {
+                    // The test does not apply to this flake: nothing ran, so there is no
+                    // class; the reason is kept where gnfc's own messages go.
                     let message = format!(
-                        "gnfc: resolver '{}' needs the repo's own flake.lock, but {lock_path} \
-                         does not exist\n",
+                        "gnfc: skipped: resolver '{}' needs the repo's own flake.lock, but \
+                         {lock_path} does not exist\n",
                         self.spec.resolver_name
                     );
-                    self.record.outcome = Outcome::LockFail;
-                    self.record.class = Some(self.classify(Stage::Lock, message.as_bytes()));
-                    self.keep_stderr(Stage::Lock, "", message.into_bytes(), None);
+                    self.record.outcome = Outcome::Skipped;
+                    self.keep_stderr(Stage::Prepare, "", message.into_bytes(), None);
                     return Err(Stop);
                 }
             }

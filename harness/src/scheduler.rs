@@ -43,6 +43,7 @@ struct Tally {
     partial: u64,
     failed: u64,
     harness: u64,
+    skipped: u64,
 }
 
 impl Tally {
@@ -52,6 +53,7 @@ impl Tally {
             Outcome::Partial => self.partial += 1,
             Outcome::HarnessError => self.harness += 1,
             Outcome::LockFail | Outcome::EnumerateFail | Outcome::Timeout => self.failed += 1,
+            Outcome::Skipped => self.skipped += 1,
         }
     }
 
@@ -60,6 +62,9 @@ impl Tally {
             "{} pass · {} partial · {} failed",
             self.pass, self.partial, self.failed
         );
+        if self.skipped > 0 {
+            msg.push_str(&format!(" · {} skipped", self.skipped));
+        }
         if self.harness > 0 {
             msg.push_str(&format!(" · {} harness errors", self.harness));
         }

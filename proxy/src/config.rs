@@ -13,7 +13,7 @@ use std::time::Duration;
 pub enum Mode {
     /// Serve hits from the cache; fetch misses upstream and store them.
     Record,
-    /// Serve hits only; a miss is answered with 504 naming the URL. Makes re-runs
+    /// Serve hits only; a miss is answered with the offline-miss status (499) naming the URL. Makes re-runs
     /// deterministic: nothing reaches the network.
     Replay,
     /// No cache at all: every request goes upstream (tokens are still added).
@@ -91,7 +91,8 @@ pub struct MirrorConfig {
     /// Bare git repositories as `DIR/owner/repo.git` or `DIR/owner+repo`.
     pub dir: PathBuf,
     /// The flake registry served at `https://channels.nixos.org/flake-registry.json`;
-    /// `None` serves `DIR/flake-registry.json` when that file exists.
+    /// `None` serves `DIR/flake-registry.json` when that file exists, else a registry made of
+    /// the global registry's entries and one entry per repository the mirror holds.
     pub registry: Option<PathBuf>,
 }
 
@@ -132,7 +133,8 @@ pub struct ProxyConfig {
     pub upstream_timeout: Duration,
     /// Retries of rate-limit answers.
     pub rate_limit: RateLimitPolicy,
-    /// Where misses go, in order; a request no upstream takes gets a 502 naming its host.
+    /// Where misses go, in order; a request no upstream takes gets the offline-miss status
+    /// (499) naming its host.
     pub upstreams: Vec<UpstreamKind>,
 }
 

@@ -1,8 +1,22 @@
 //! The errors a caller of this crate can see. Each message says what went wrong and what to
-//! do about it; faults while serving a request are answered to that client instead (502/504)
-//! and never reach here.
+//! do about it; faults while serving a request are answered to that client instead (502/504,
+//! or [`OFFLINE_MISS_STATUS`]) and never reach here.
 
 use std::path::PathBuf;
+
+/// The status of every answer that means "not available offline": the mirror does not hold
+/// the repository or host, no internet upstream is configured, or replay has no recording.
+/// No real server sends it, so a client's error naming it (Nix's `HTTP error 499`, git's
+/// `The requested URL returned error: 499`) is the proxy's own miss, never an upstream's
+/// answer, and is classified as such (`offline-miss`) instead of as a 404 or a 5xx. A 4xx
+/// because Nix retries 5xx answers with backoff (seconds per miss) but fails at once on a 4xx;
+/// nginx uses 499 only in its own logs, never on the wire.
+pub const OFFLINE_MISS_STATUS: u16 = 499;
+
+/// [`OFFLINE_MISS_STATUS`] as a status code.
+pub(crate) fn offline_miss() -> http::StatusCode {
+    http::StatusCode::from_u16(OFFLINE_MISS_STATUS).unwrap_or(http::StatusCode::BAD_GATEWAY)
+}
 
 /// Why the proxy could not start, or a stats query failed.
 #[derive(Debug, thiserror::Error)]

@@ -275,7 +275,7 @@ fn replay_miss(shared: &Shared, req: &Req) -> Response<ProxyBody> {
         .map(|v| format!(" (accept-encoding: {v})"))
         .unwrap_or_default();
     text(
-        StatusCode::GATEWAY_TIMEOUT,
+        crate::error::offline_miss(),
         format!(
             "gnfc proxy (replay mode): no recorded response for {} {}{encoding}\n\
              Record it first: run once with the proxy in record mode.\n",
@@ -424,7 +424,8 @@ fn upstream_failure(req: &Req, error: &UpstreamError) -> Response<ProxyBody> {
     tracing::warn!(url = %req.url, "upstream failed: {error}");
     let status = match error {
         UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-        UpstreamError::Failed(_) | UpstreamError::NoUpstream { .. } => StatusCode::BAD_GATEWAY,
+        UpstreamError::Failed(_) => StatusCode::BAD_GATEWAY,
+        UpstreamError::NoUpstream { .. } => crate::error::offline_miss(),
     };
     text(
         status,

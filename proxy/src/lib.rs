@@ -7,7 +7,7 @@
 //! Answers come from a cache when possible:
 //!
 //! - [`Mode::Record`]: hits from the cache, misses fetched upstream and stored;
-//! - [`Mode::Replay`]: hits only, a miss is a 504 naming the URL — nothing reaches the
+//! - [`Mode::Replay`]: hits only, a miss is a 499 naming the URL — nothing reaches the
 //!   network, so re-runs are deterministic;
 //! - [`Mode::Passthrough`]: no cache.
 //!
@@ -52,7 +52,7 @@ use tokio::task::JoinHandle;
 
 pub use archive::{export_cache, import_cache, ArchiveError, ArchiveSummary};
 pub use config::{MirrorConfig, Mode, ParseModeError, ProxyConfig, RateLimitPolicy, UpstreamKind};
-pub use error::{ProxyError, Result};
+pub use error::{ProxyError, Result, OFFLINE_MISS_STATUS};
 pub use mirror::{init_mirror, serve_forge, ForgeServer, InitError, InitedRepo};
 pub use stats::{CacheStats, HostStats};
 

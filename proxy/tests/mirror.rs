@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{dirs, start, TestProxy};
-use gnfc_proxy::{init_mirror, MirrorConfig, Mode, ProxyConfig, UpstreamKind};
+use gnfc_proxy::{init_mirror, MirrorConfig, Mode, ProxyConfig, UpstreamKind, OFFLINE_MISS_STATUS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Writes `owner/repo` sources: a flake and a data file.
@@ -215,15 +215,16 @@ async fn forge_endpoints_nix_uses_answer_from_the_mirror() {
         "tarball bytes differ between two generations"
     );
 
-    // What the mirror does not have: a repository (the forge's 404) and a host (502).
+    // What the mirror does not have, a repository or a host, is the offline miss: not the
+    // forge's 404, which would say the repository does not exist.
     let (status, _) = fetch(
         &proxy,
         "https://api.github.com/repos/octo/missing/commits/HEAD",
     )
     .await;
-    assert_eq!(status, 404);
+    assert_eq!(status, OFFLINE_MISS_STATUS);
     let (status, body) = fetch(&proxy, "https://example.org/file.tar.gz").await;
-    assert_eq!(status, 502);
+    assert_eq!(status, OFFLINE_MISS_STATUS);
     let body = String::from_utf8_lossy(&body);
     assert!(
         body.contains("example.org") && body.contains("mirror"),
@@ -381,7 +382,10 @@ async fn the_forge_serves_alone_over_http_and_https() {
         .no_proxy()
         .build()
         .unwrap();
-    assert_eq!(plain.get(&url).send().await.unwrap().status(), 502);
+    assert_eq!(
+        plain.get(&url).send().await.unwrap().status(),
+        OFFLINE_MISS_STATUS
+    );
     // HTTPS with a certificate for the name asked for, from the proxy CA.
     let https = server.https_addr().unwrap();
     let pem = std::fs::read(server.ca_cert_path().unwrap()).unwrap();
@@ -399,4 +403,58 @@ async fn the_forge_serves_alone_over_http_and_https() {
     let body = tls.get(&url).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(json(&body)[0]["id"], forge.rev.as_str());
     server.shutdown().await;
+}
+
+/// Without a registry file the mirror answers the global registry's entries plus its own
+/// repositories, and a `.branches` file beside a source adds branches at its commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_is_generated_from_the_global_entries_and_held_repos() {
+    let work = tempfile::tempdir().unwrap();
+    let sources = work.path().join("sources");
+    write_sources(&sources, "NixOS", "nixpkgs", "a nixpkgs stand-in\n");
+    std::fs::write(
+        sources.join("NixOS/nixpkgs.branches"),
+        "# followed by the global registry\nnixpkgs-unstable\n",
+    )
+    .unwrap();
+    write_sources(&sources, "octo", "hello", "hello\n");
+    let mirror = work.path().join("mirror");
+    let repos = init_mirror(&sources, &mirror).await.unwrap();
+    let nixpkgs_rev = &repos
+        .iter()
+        .find(|r| r.name == "NixOS/nixpkgs")
+        .unwrap()
+        .rev;
+
+    let dir = dirs();
+    let proxy = start(mirror_config(dir.path(), Some(&mirror), Mode::Record)).await;
+    let (status, body) = fetch(&proxy, "https://channels.nixos.org/flake-registry.json").await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let registry = json(&body);
+    let target = |id: &str| {
+        registry["flakes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["from"] == serde_json::json!({"type": "indirect", "id": id}))
+            .map(|e| e["to"].clone())
+            .unwrap_or_else(|| panic!("no {id} in {registry}"))
+    };
+    assert_eq!(
+        target("nixpkgs"),
+        serde_json::json!({"type": "github", "owner": "NixOS", "repo": "nixpkgs", "ref": "nixpkgs-unstable"})
+    );
+    assert_eq!(target("flake-utils")["owner"], "numtide");
+    assert_eq!(
+        target("hello"),
+        serde_json::json!({"type": "github", "owner": "octo", "repo": "hello"})
+    );
+
+    let (status, body) = fetch(
+        &proxy,
+        "https://api.github.com/repos/NixOS/nixpkgs/commits/nixpkgs-unstable",
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["sha"], nixpkgs_rev.as_str());
 }

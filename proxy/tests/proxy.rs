@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::{big_body, config, dirs, eventually, start, Origin, BIG_LEN};
-use gnfc_proxy::Mode;
+use gnfc_proxy::{Mode, OFFLINE_MISS_STATUS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn get(client: &reqwest::Client, url: &str) -> reqwest::Result<(u16, String, Vec<u8>)> {
@@ -154,7 +154,7 @@ async fn gzip_and_identity_are_distinct_entries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replay_serves_recorded_answers_and_504s_the_rest() {
+async fn replay_serves_recorded_answers_and_offline_misses_the_rest() {
     let origin = Origin::start().await;
     let dir = dirs();
     let record = start(config(&origin, dir.path(), Mode::Record)).await;
@@ -168,7 +168,7 @@ async fn replay_serves_recorded_answers_and_504s_the_rest() {
     let url = origin.url("/never-recorded?x=1");
     let (status, _, body) = get(&client, &url).await.unwrap();
     let body = String::from_utf8(body).unwrap();
-    assert_eq!(status, 504);
+    assert_eq!(status, OFFLINE_MISS_STATUS);
     assert!(body.contains(&format!("GET {url}")), "{body}");
     assert!(body.contains("record mode"), "{body}");
     assert_eq!(origin.count("/hello"), 1);

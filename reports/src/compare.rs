@@ -27,6 +27,8 @@ pub enum Comparison {
     Flaky,
     /// One side has no (recorded) result.
     Missing,
+    /// One side's test did not apply (`skipped`): nothing to compare, never a regression.
+    Skipped,
 }
 
 impl Comparison {
@@ -39,6 +41,7 @@ impl Comparison {
         Comparison::SpuriousFixed,
         Comparison::Flaky,
         Comparison::Missing,
+        Comparison::Skipped,
         Comparison::SameFail,
         Comparison::SamePass,
     ];
@@ -55,12 +58,16 @@ impl Comparison {
             Comparison::SamePass => "same-pass",
             Comparison::Flaky => "flaky",
             Comparison::Missing => "missing",
+            Comparison::Skipped => "skipped",
         }
     }
 
     /// Whether the two sides differ in a way worth a person's look.
     pub fn is_change(self) -> bool {
-        !matches!(self, Comparison::SamePass | Comparison::SameFail)
+        !matches!(
+            self,
+            Comparison::SamePass | Comparison::SameFail | Comparison::Skipped
+        )
     }
 }
 
@@ -103,13 +110,16 @@ pub fn is_spurious_category(category: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Side<'a> {
     pub passed: bool,
+    /// The test did not apply to the flake.
+    pub skipped: bool,
     pub class: Option<&'a str>,
     pub category: Option<&'a str>,
     pub flaky: bool,
 }
 
 impl<'a> Side<'a> {
-    /// A test's side: anything but `pass` is a failure (a partial one fails some outputs).
+    /// A test's side: anything but `pass` and `skipped` is a failure (a partial one fails
+    /// some outputs).
     pub fn of_test(
         outcome: Outcome,
         class: Option<&'a str>,
@@ -118,6 +128,7 @@ impl<'a> Side<'a> {
     ) -> Side<'a> {
         Side {
             passed: outcome == Outcome::Pass,
+            skipped: !outcome.applies(),
             class,
             category,
             flaky,
@@ -137,6 +148,7 @@ impl<'a> Side<'a> {
         };
         Side {
             passed: status == OutputStatus::Pass,
+            skipped: false,
             class,
             category,
             flaky: false,
@@ -153,6 +165,9 @@ pub fn compare(a: Option<Side<'_>>, b: Option<Side<'_>>) -> Comparison {
     let (Some(a), Some(b)) = (a, b) else {
         return Comparison::Missing;
     };
+    if a.skipped || b.skipped {
+        return Comparison::Skipped;
+    }
     if a.flaky || b.flaky {
         return Comparison::Flaky;
     }
@@ -175,6 +190,10 @@ mod unit {
         Some(Side::of_test(Outcome::Pass, None, None, false))
     }
 
+    fn skipped() -> Option<Side<'static>> {
+        Some(Side::of_test(Outcome::Skipped, None, None, false))
+    }
+
     fn fail(class: &'static str, category: &'static str) -> Option<Side<'static>> {
         Some(Side::of_test(
             Outcome::LockFail,
@@ -192,7 +211,7 @@ mod unit {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
             assert!(seen.insert(c.as_str()));
         }
-        assert_eq!(seen.len(), 9);
+        assert_eq!(seen.len(), 10);
         let err = "regression".parse::<Comparison>().unwrap_err();
         assert!(err.contains("regressed"), "{err}");
     }
@@ -224,6 +243,11 @@ mod unit {
             (None, pass(), Comparison::Missing),
             (syntax, None, Comparison::Missing),
             (None, None, Comparison::Missing),
+            (skipped(), pass(), Comparison::Skipped),
+            (pass(), skipped(), Comparison::Skipped),
+            (syntax, skipped(), Comparison::Skipped),
+            (skipped(), skipped(), Comparison::Skipped),
+            (skipped(), None, Comparison::Missing),
         ];
         for (a, b, want) in cases {
             assert_eq!(compare(a, b), want, "{a:?} vs {b:?}");

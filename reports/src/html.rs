@@ -142,9 +142,12 @@ fn summary(h: &mut String, data: &RunData, counts: &[Vec<usize>]) {
         let row = &counts[ci];
         let total: usize = row.iter().sum();
         let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{total}</td>", esc(combo));
-        for c in row {
-            let share = 100.0 * *c as f64 / total.max(1) as f64;
-            let _ = write!(h, "<td class=\"n\">{c} <small>({share:.0}%)</small></td>");
+        for (o, c) in Outcome::ALL.iter().zip(row) {
+            match crate::outcome_share(*o, *c, row) {
+                Some(share) => write!(h, "<td class=\"n\">{c} <small>({share:.0}%)</small></td>"),
+                None => write!(h, "<td class=\"n\">{c}</td>"),
+            }
+            .ok();
         }
         let med = |f: fn(&TestResult) -> Option<i64>| {
             let mut v: Vec<i64> = data

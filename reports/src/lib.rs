@@ -38,21 +38,41 @@ pub fn combo_name(implementation: &str, resolver: &str) -> String {
 }
 
 /// Per combo: count of each outcome, in [`Outcome::ALL`] order, and the total.
-pub(crate) fn outcome_table(counts: &[ComboCount]) -> Vec<(String, Vec<i64>, i64)> {
-    let mut table: Vec<(String, Vec<i64>, i64)> = Vec::new();
+pub(crate) fn outcome_table(counts: &[ComboCount]) -> Vec<(String, Vec<usize>, usize)> {
+    let mut table: Vec<(String, Vec<usize>, usize)> = Vec::new();
     for c in counts {
         let combo = combo_name(&c.implementation, &c.resolver);
         if table.last().is_none_or(|(name, _, _)| *name != combo) {
             table.push((combo, vec![0; Outcome::ALL.len()], 0));
         }
         if let Some((_, row, total)) = table.last_mut() {
+            let count = usize::try_from(c.count).unwrap_or(0);
             if let Some(i) = Outcome::ALL.iter().position(|o| o.as_str() == c.key) {
-                row[i] += c.count;
+                row[i] += count;
             }
-            *total += c.count;
+            *total += count;
         }
     }
     table
+}
+
+/// The tests of a row of outcome counts (in [`Outcome::ALL`] order) that applied: the base of
+/// every share, since a skipped test is neither a pass nor a failure.
+pub(crate) fn applicable(row: &[usize]) -> usize {
+    Outcome::ALL
+        .iter()
+        .zip(row)
+        .filter(|(o, _)| o.applies())
+        .map(|(_, count)| count)
+        .sum()
+}
+
+/// An outcome count's percentage of the tests that applied; `None` for skipped tests, which
+/// every format shows apart, as a count only.
+pub(crate) fn outcome_share(outcome: Outcome, count: usize, row: &[usize]) -> Option<f64> {
+    outcome
+        .applies()
+        .then(|| 100.0 * count as f64 / applicable(row).max(1) as f64)
 }
 
 /// drvPath divergence between the two combos of a pair.

@@ -5,7 +5,7 @@ use gnfc_data::{DataError, Db, Outcome, RunRow};
 use crate::compare::Comparison;
 use crate::diff::RunDiff;
 use crate::pairs::PairComparison;
-use crate::{combo_name, outcome_table, Analysis};
+use crate::{combo_name, outcome_share, outcome_table, Analysis};
 
 /// How many flakes a Markdown list names before saying how many more there are.
 const LIST_FLAKES: usize = 20;
@@ -13,8 +13,8 @@ const LIST_FLAKES: usize = 20;
 /// How many error classes the summary lists.
 const TOP_CLASSES: usize = 10;
 
-/// The run summary: outcomes per combo (counts and shares) and the most frequent error
-/// classes. Fits a CI comment.
+/// The run summary: outcomes per combo (counts, and shares of the tests that applied) and the
+/// most frequent error classes. Fits a CI comment.
 pub async fn summary_markdown(db: &Db, run: &RunRow) -> Result<String, DataError> {
     let outcomes = db.outcome_counts(run.id).await?;
     let classes = db.class_counts(run.id).await?;
@@ -40,13 +40,12 @@ pub async fn summary_markdown(db: &Db, run: &RunRow) -> Result<String, DataError
     md.push('\n');
     for (combo, row, total) in outcome_table(&outcomes) {
         let _ = write!(md, "| {combo} | {total} |");
-        for count in row {
-            let share = if total > 0 {
-                100.0 * count as f64 / total as f64
-            } else {
-                0.0
-            };
-            let _ = write!(md, " {count} ({share:.0}%) |");
+        for (o, count) in Outcome::ALL.iter().zip(&row) {
+            match outcome_share(*o, *count, &row) {
+                Some(share) => write!(md, " {count} ({share:.0}%) |"),
+                None => write!(md, " {count} |"),
+            }
+            .ok();
         }
         md.push('\n');
     }

@@ -33,6 +33,7 @@ fn outcome_colour(o: Outcome) -> RGBColor {
         Outcome::EnumerateFail => RGBColor(255, 112, 67),
         Outcome::Timeout => RGBColor(126, 87, 194),
         Outcome::HarnessError => RGBColor(120, 144, 156),
+        Outcome::Skipped => RGBColor(224, 224, 224),
     }
 }
 
@@ -102,13 +103,23 @@ pub fn outcome_shares(data: &RunData, counts: &[Vec<usize>]) -> String {
             .disable_x_mesh()
             .x_labels(data.combos.len() * 2 + 1)
             .x_label_formatter(&|x| label(&data.combos, *x))
-            .y_desc("% of tests")
+            .y_desc("% of tests that applied")
             .draw()?;
+        // Shares of the tests that applied: skipped tests are in no bar.
         for (oi, outcome) in Outcome::ALL.iter().enumerate() {
+            if !outcome.applies() {
+                continue;
+            }
             let colour = outcome_colour(*outcome);
             let bars = counts.iter().enumerate().map(|(ci, row)| {
-                let total = row.iter().sum::<usize>().max(1) as f64;
-                let below: usize = row.iter().take(oi).sum();
+                let total = crate::applicable(row).max(1) as f64;
+                let below: usize = Outcome::ALL
+                    .iter()
+                    .zip(row)
+                    .take(oi)
+                    .filter(|(o, _)| o.applies())
+                    .map(|(_, c)| c)
+                    .sum();
                 let y0 = 100.0 * below as f64 / total;
                 let y1 = y0 + 100.0 * row.get(oi).copied().unwrap_or(0) as f64 / total;
                 let x = ci as f64;

@@ -7,7 +7,7 @@ use crate::dataset::{RunData, TestResult};
 /// The stage (and output) whose stderr explains a test's outcome.
 fn failing_stage(data: &RunData, test: &TestResult) -> Option<(Stage, String)> {
     match test.outcome? {
-        Outcome::Pass => None,
+        Outcome::Pass | Outcome::Skipped => None,
         Outcome::LockFail => Some((Stage::Lock, String::new())),
         Outcome::EnumerateFail => Some((Stage::Enumerate, String::new())),
         Outcome::HarnessError => Some((Stage::Prepare, String::new())),

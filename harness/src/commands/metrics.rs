@@ -152,10 +152,10 @@ async fn run_registry(db: &Db, run: &RunRow) -> anyhow::Result<Registry> {
     Ok(registry)
 }
 
-/// The stage a test failed at, `None` when it passed.
+/// The stage a test failed at, `None` when it passed or did not apply.
 fn failed_stage(test: &TestRow, outcome: Outcome) -> Option<&'static str> {
     Some(match outcome {
-        Outcome::Pass => return None,
+        Outcome::Pass | Outcome::Skipped => return None,
         Outcome::LockFail => "lock",
         Outcome::EnumerateFail => "enumerate",
         Outcome::Partial => "eval",

@@ -19,7 +19,8 @@ pub use errors::{ConfigError, Location, Problem};
 pub use settings::{
     recipe_of, Classifier, Config, Database, ExecutorKind, FetchSettings, GithubSettings,
     GrepAppSettings, Images, Implementation, Limits, LockFilePolicy, Podman, ProxySettings,
-    Resolver, RunDefaults, ScrapeSettings, Secret, SourcegraphSettings, Storage, UpstreamName,
+    RegistrySetting, Resolver, RunDefaults, ScrapeSettings, Secret, SourcegraphSettings, Storage,
+    UpstreamName,
 };
 pub use units::ByteSize;
 

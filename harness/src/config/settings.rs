@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use gnfc_containers::FlakeRegistry;
 use gnfc_proxy::Mode;
 use gnfc_scrapers::fetch::FetchMethod;
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,75 @@ pub struct RunDefaults {
     pub systems: Vec<String>,
     pub jobs: usize,
     pub executor: ExecutorKind,
+    pub registry: RegistrySetting,
+}
+
+/// Nix's own default `flake-registry`: what a user's Nix resolves `nixpkgs` with.
+pub const GLOBAL_REGISTRY_URL: &str = "https://channels.nixos.org/flake-registry.json";
+
+/// The flake registry every sandbox resolves indirect references (`inputs.nixpkgs = {}`,
+/// `url = "nixpkgs"`, `flake:x`) with. Written as one string: `"global"`, `"empty"`, a URL,
+/// or the path of a registry file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrySetting {
+    /// Nix's default registry URL, fetched through the proxy like any download (cached,
+    /// replayable, and answered offline by the mirror forge), as real Nix does.
+    Global,
+    /// No entries: every indirect reference fails, as with a pinned-down Nix.
+    Empty,
+    /// Another registry URL, fetched through the proxy.
+    Url(String),
+    /// A registry file on the host, copied into each sandbox.
+    File(PathBuf),
+}
+
+impl RegistrySetting {
+    /// The sandbox's registry.
+    pub fn sandbox(&self) -> FlakeRegistry {
+        match self {
+            RegistrySetting::Global => FlakeRegistry::Url(GLOBAL_REGISTRY_URL.to_owned()),
+            RegistrySetting::Empty => FlakeRegistry::Empty,
+            RegistrySetting::Url(url) => FlakeRegistry::Url(url.clone()),
+            RegistrySetting::File(path) => FlakeRegistry::File(path.clone()),
+        }
+    }
+}
+
+impl From<&str> for RegistrySetting {
+    fn from(text: &str) -> RegistrySetting {
+        match text {
+            "global" => RegistrySetting::Global,
+            "empty" => RegistrySetting::Empty,
+            url if url.starts_with("https://") || url.starts_with("http://") => {
+                RegistrySetting::Url(url.to_owned())
+            }
+            path => RegistrySetting::File(PathBuf::from(path)),
+        }
+    }
+}
+
+impl fmt::Display for RegistrySetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistrySetting::Global => f.write_str("global"),
+            RegistrySetting::Empty => f.write_str("empty"),
+            RegistrySetting::Url(url) => f.write_str(url),
+            RegistrySetting::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+impl Serialize for RegistrySetting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RegistrySetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(RegistrySetting::from(text.as_str()))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -295,6 +365,7 @@ impl Default for RunDefaults {
             systems: vec!["x86_64-linux".to_owned()],
             jobs: 0,
             executor: ExecutorKind::Auto,
+            registry: RegistrySetting::Global,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::locate::KeyPath;
-use super::settings::{recipe_of, Config};
+use super::settings::{recipe_of, Config, RegistrySetting};
 
 /// One failed check: the key whose value is wrong, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +48,19 @@ pub fn check(config: &Config) -> Vec<Invalid> {
             KeyPath::new("run").key("systems"),
             "run.systems is empty: name at least one system, e.g. \"x86_64-linux\"".to_owned(),
         );
+    }
+
+    if let RegistrySetting::File(path) = &config.run.registry {
+        if !path.is_file() {
+            invalid(
+                KeyPath::new("run").key("registry"),
+                format!(
+                    "run.registry names {}, which is not a file; give \"global\", \"empty\", a \
+                     registry URL or the path of a registry JSON file",
+                    path.display()
+                ),
+            );
+        }
     }
 
     if config.limits.timeout_secs == 0 {

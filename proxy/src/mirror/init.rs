@@ -1,7 +1,9 @@
 //! `gnfc forge init`: turns plain source directories (`FROM/owner/repo/…`) into the
 //! mirror's bare repositories (`TO/owner/repo.git`), one commit each on `main`, with a fixed
 //! author, committer, date and message. The same files therefore always give the same
-//! revision, so flakes and locks can name it.
+//! revision, so flakes and locks can name it. A file `FROM/owner/repo.branches` beside a
+//! source names more branches (one per line) at the same commit, for upstreams that are
+//! followed by another branch name (the global registry's `nixpkgs` is `nixpkgs-unstable`).
 
 use std::path::{Path, PathBuf};
 
@@ -83,12 +85,17 @@ pub async fn init_mirror(from: &Path, to: &Path) -> Result<Vec<InitedRepo>, Init
                 path: target.clone(),
                 source,
             })?;
-            let rev = commit_tree(&source, &target)
-                .await
-                .map_err(|e| InitError::Git {
-                    repo: name.clone(),
-                    message: e.to_string(),
-                })?;
+            let git_error = |e: GitError| InitError::Git {
+                repo: name.clone(),
+                message: e.to_string(),
+            };
+            let rev = commit_tree(&source, &target).await.map_err(git_error)?;
+            for branch in extra_branches(&source)? {
+                let reference = format!("refs/heads/{branch}");
+                output(git(Some(&target)), &["update-ref", &reference, &rev])
+                    .await
+                    .map_err(git_error)?;
+            }
             done.push(InitedRepo {
                 name,
                 rev,
@@ -102,6 +109,21 @@ pub async fn init_mirror(from: &Path, to: &Path) -> Result<Vec<InitedRepo>, Init
         });
     }
     Ok(done)
+}
+
+/// The branch names in `source.branches`, if that file exists.
+fn extra_branches(source: &Path) -> Result<Vec<String>, InitError> {
+    let path = source.with_extension("branches");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(InitError::Read { path, source }),
+    }
 }
 
 fn file_name(path: &Path) -> String {

@@ -9,6 +9,7 @@
 
 mod git;
 mod init;
+mod registry;
 mod routes;
 mod serve;
 
@@ -76,7 +77,7 @@ impl Mirror {
     }
 
     /// The mirror's answer to a request, or `None` when it is not the mirror's (unknown
-    /// host or path, a repository it does not hold, no registry file).
+    /// host or path, a repository it does not hold).
     pub(crate) async fn answer(
         &self,
         method: &Method,
@@ -90,9 +91,6 @@ impl Mirror {
             Some(name) => Some(self.find(name)?),
             None => None,
         };
-        if route == Route::Registry && !self.registry.is_file() {
-            return None;
-        }
         if *method != Method::GET && *method != Method::HEAD {
             return Some(plain(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -100,7 +98,7 @@ impl Mirror {
             ));
         }
         let response = match (route, repo) {
-            (Route::Registry, _) => Ok(self.registry_file().await),
+            (Route::Registry, _) => Ok(self.registry().await),
             (Route::Redirect { location }, _) => Ok(redirect(&location)),
             (route, Some(repo)) => repo_answer(route, &repo).await,
             (_, None) => return None,
@@ -115,10 +113,11 @@ impl Mirror {
     }
 
     /// The answer for a forge host whose repository the mirror does not hold, when no other
-    /// upstream follows: what the forge says for a repository that does not exist.
+    /// upstream follows. Not the forge's 404: the repository may well exist upstream, so the
+    /// answer is the offline miss, in the forge's JSON shape.
     pub(crate) fn not_held(&self, host: &str, path: &str) -> Response<ProxyBody> {
         json_response(
-            StatusCode::NOT_FOUND,
+            crate::error::offline_miss(),
             &json!({
                 "message": "Not Found",
                 "gnfc": format!(
@@ -130,8 +129,17 @@ impl Mirror {
         )
     }
 
-    async fn registry_file(&self) -> Response<ProxyBody> {
-        match tokio::fs::read(&self.registry).await {
+    /// The registry file when there is one, else the registry generated from the global
+    /// registry's entries and the repositories held here.
+    async fn registry(&self) -> Response<ProxyBody> {
+        let bytes = match tokio::fs::read(&self.registry).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let held = registry::held_repos(&self.dir);
+                Ok(registry::registry(&held).to_string().into_bytes())
+            }
+            read => read,
+        };
+        match bytes {
             Ok(bytes) => {
                 let mut response = Response::new(ProxyBody::full(bytes));
                 response.headers_mut().insert(

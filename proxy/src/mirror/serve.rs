@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -179,7 +179,7 @@ async fn answer(mirror: &Mirror, https: bool, request: Request<Incoming>) -> Res
         Some(response) => response,
         None if Mirror::is_forge_host(&host) => mirror.not_held(&host, path),
         None => plain(
-            StatusCode::BAD_GATEWAY,
+            crate::error::offline_miss(),
             format!(
                 "gnfc forge: the mirror does not serve host {host:?}; it answers {} and \
                  channels.nixos.org/flake-registry.json\n",
