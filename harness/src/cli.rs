@@ -318,6 +318,9 @@ pub enum CorpusCommand {
         /// Run name or id [default: the latest run]
         #[arg(long)]
         run: Option<String>,
+        /// Fail when a flake has no expect.toml (a conformance corpus must cover every flake)
+        #[arg(long)]
+        strict: bool,
     },
 }
 

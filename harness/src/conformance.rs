@@ -74,11 +74,14 @@ fn verdict(outcome: Option<Outcome>, class: Option<&str>) -> String {
     }
 }
 
-/// Result of a check: the mismatches, and how many tests had an expectation at all.
+/// Result of a check: the mismatches, how many tests had an expectation, and the flakes
+/// that have none.
 #[derive(Debug, Default)]
 pub struct Check {
     pub checked: usize,
     pub without_expectation: usize,
+    /// Flakes without an `expect.toml`, by name, once each.
+    pub flakes_without_expectation: Vec<String>,
     pub mismatches: Vec<Mismatch>,
 }
 
@@ -98,7 +101,13 @@ pub async fn check_run(db: &Db, run_id: i64) -> anyhow::Result<Check> {
         };
         let file = match files.entry(flake.id) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(read_expectations(flake)?),
+            Entry::Vacant(e) => {
+                let file = read_expectations(flake)?;
+                if file.is_none() {
+                    check.flakes_without_expectation.push(test.flake.clone());
+                }
+                e.insert(file)
+            }
         };
         let Some(file) = file else {
             check.without_expectation += 1;

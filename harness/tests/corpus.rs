@@ -73,6 +73,17 @@ impl Workspace {
             .collect()
     }
 
+    /// How many flakes `gnfc corpus list` holds (its last line: "N flakes").
+    fn flakes(&self) -> usize {
+        let out = self.gnfc(&["corpus", "list"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .last()
+            .and_then(|l| l.strip_suffix(" flakes"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no flake count in:\n{text}"))
+    }
+
     fn recorded(&self, run: &str) -> Option<(u64, u64)> {
         let out = self.command(&["status", run]).output().ok()?;
         let text = String::from_utf8_lossy(&out.stdout);
@@ -125,7 +136,7 @@ impl Workspace {
         command.extend_from_slice(args);
         self.gnfc(&command);
         let check = self
-            .command(&["corpus", "check", "--run", run])
+            .command(&["corpus", "check", "--strict", "--run", run])
             .output()
             .unwrap();
         let check_text = String::from_utf8_lossy(&check.stdout);
@@ -134,7 +145,14 @@ impl Workspace {
             "corpus expectations not met:\n{check_text}"
         );
         assert!(check_text.contains(", 0 mismatches"), "{check_text}");
-        self.results(run)
+        assert!(!check_text.contains("no expect.toml"), "{check_text}");
+        // Every planned test ran: a pending one would be a mismatch above, and the plan
+        // itself holds every corpus flake with every combo.
+        let (done, planned) = self.recorded(run).unwrap();
+        assert_eq!(done, planned, "{run}: {done} of {planned} tests recorded");
+        let results = self.results(run);
+        assert_eq!(results.len() as u64, planned);
+        results
     }
 }
 
@@ -153,12 +171,14 @@ fn corpus_in_podman_meets_expectations_for_every_nix_version() {
             "nix-2.8,nix-2.26,nix-2.34",
         ],
     );
+    // Both resolvers for every flake, with every version.
+    let per_version = 2 * ws.flakes();
     for version in ["nix-2.8", "nix-2.26", "nix-2.34"] {
         let ran = results
             .keys()
             .filter(|(_, combo)| combo.starts_with(&format!("{version}/")))
             .count();
-        assert!(ran >= 60, "only {ran} tests ran with {version}");
+        assert_eq!(ran, per_version, "tests run with {version}");
     }
     // The versions really differ: the corpus documents behaviours that changed.
     let outcome = |flake: &str, combo: &str| results[&(flake.to_owned(), combo.to_owned())].clone();
@@ -174,7 +194,7 @@ fn corpus_meets_expectations_and_survives_sigkill() {
 
     // 1. An uninterrupted run meets every expectation.
     let full = ws.run_and_check("full", &HOST);
-    assert!(full.len() >= 30, "only {} tests ran", full.len());
+    assert_eq!(full.len(), 2 * ws.flakes(), "tests run");
     // Every failure of the corpus is named: no stderr is left to the `unknown` class.
     let unknown = ws.gnfc(&["classify", "--unknown", "--run", "full"]);
     let unknown = String::from_utf8_lossy(&unknown.stdout);

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 /// The status of every answer that means "not available offline": the mirror does not hold
-/// the repository or host, no internet upstream is configured, or replay has no recording.
+/// the repository or host and no internet upstream is configured or reachable, or replay has
+/// no recording.
 /// No real server sends it, so a client's error naming it (Nix's `HTTP error 499`, git's
 /// `The requested URL returned error: 499`) is the proxy's own miss, never an upstream's
 /// answer, and is classified as such (`offline-miss`) instead of as a 404 or a 5xx. A 4xx

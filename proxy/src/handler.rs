@@ -425,7 +425,9 @@ fn upstream_failure(req: &Req, error: &UpstreamError) -> Response<ProxyBody> {
     let status = match error {
         UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         UpstreamError::Failed(_) => StatusCode::BAD_GATEWAY,
-        UpstreamError::NoUpstream { .. } => crate::error::offline_miss(),
+        UpstreamError::NoUpstream { .. } | UpstreamError::Unreachable { .. } => {
+            crate::error::offline_miss()
+        }
     };
     text(
         status,

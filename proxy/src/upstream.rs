@@ -61,6 +61,10 @@ pub(crate) enum UpstreamError {
     Failed(String),
     #[error("no upstream takes host {host}: {why}")]
     NoUpstream { host: String, why: String },
+    /// No connection to the origin could be made (no route, no DNS, refused): as offline
+    /// as having no internet upstream at all.
+    #[error("cannot reach {host} (no network?): {why}")]
+    Unreachable { host: String, why: String },
 }
 
 /// A request as it is to be sent upstream.
@@ -229,7 +233,17 @@ impl Upstream {
                 tokio::time::timeout(self.timeout, self.client.request(self.build(request)))
                     .await
                     .map_err(|_| UpstreamError::Timeout(self.timeout))?
-                    .map_err(|e| UpstreamError::Failed(error_chain(&e)))?;
+                    .map_err(|e| {
+                        let why = error_chain(&e);
+                        if e.is_connect() {
+                            UpstreamError::Unreachable {
+                                host: request.host.to_owned(),
+                                why,
+                            }
+                        } else {
+                            UpstreamError::Failed(why)
+                        }
+                    })?;
             let Some(hint) = rate_limited(&response) else {
                 return Ok(self.scrub(response));
             };

@@ -244,6 +244,27 @@ async fn rate_limit_answers_are_retried_and_not_cached() {
     assert_eq!(origin.count("/ratelimit"), 2);
 }
 
+/// An origin no connection reaches is as offline as no upstream at all: the offline-miss
+/// status naming the URL, not a 502 the classifier would take for the origin's own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_origins_are_offline_misses() {
+    let origin = Origin::start().await;
+    let dir = dirs();
+    let proxy = start(config(&origin, dir.path(), Mode::Record)).await;
+    // A port nothing listens on: bind one, then free it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("http://localhost:{port}/gone.tar.gz");
+    let (status, _, body) = get(&proxy.client(), &url).await.unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, OFFLINE_MISS_STATUS, "{body}");
+    assert!(
+        body.contains(&url) && body.contains("cannot reach"),
+        "{body}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_upstreams_time_out() {
     let origin = Origin::start().await;

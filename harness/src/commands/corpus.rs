@@ -147,7 +147,7 @@ pub async fn list(ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn check(ctx: &Context, run: Option<&str>) -> anyhow::Result<ExitCode> {
+pub async fn check(ctx: &Context, run: Option<&str>, strict: bool) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
     let run = pick_run(&db, run).await?;
     let check = conformance::check_run(&db, run.id).await?;
@@ -156,6 +156,14 @@ pub async fn check(ctx: &Context, run: Option<&str>) -> anyhow::Result<ExitCode>
             "MISMATCH {} {}: expected {}, got {}",
             m.flake, m.combo, m.expected, m.got
         );
+    }
+    if strict {
+        for flake in &check.flakes_without_expectation {
+            println!(
+                "NO EXPECTATION {flake}: add an {}",
+                conformance::EXPECT_FILE
+            );
+        }
     }
     println!(
         "run '{}': {} tests checked against expectations, {} mismatches{}",
@@ -168,7 +176,8 @@ pub async fn check(ctx: &Context, run: Option<&str>) -> anyhow::Result<ExitCode>
             String::new()
         }
     );
-    Ok(if check.mismatches.is_empty() {
+    let uncovered = strict && !check.flakes_without_expectation.is_empty();
+    Ok(if check.mismatches.is_empty() && !uncovered {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

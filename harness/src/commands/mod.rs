@@ -84,7 +84,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             corpus::add(&ctx, paths, list, repo).await
         }
         Command::Corpus(CorpusCommand::List) => corpus::list(&ctx).await,
-        Command::Corpus(CorpusCommand::Check { run }) => corpus::check(&ctx, run.as_deref()).await,
+        Command::Corpus(CorpusCommand::Check { run, strict }) => {
+            corpus::check(&ctx, run.as_deref(), strict).await
+        }
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status { run } => report::status(&ctx, run.as_deref()).await,
         Command::Classify(args) => {
