@@ -255,7 +255,7 @@ pub struct ProxyServeArgs {
     pub unix: Option<PathBuf>,
     /// Cache mode [default: proxy.mode]
     #[arg(long, value_parser = config_words::<Mode>(&[
-        ("record", "Serve hits, fetch and store misses"),
+        ("record", "Serve hits, fetch and store misses; branch heads and other moving answers once per start"),
         ("replay", "Serve hits only; a miss is an error naming the URL"),
         ("passthrough", "No cache"),
     ]))]

@@ -11,7 +11,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// Serve hits from the cache; fetch misses upstream and store them.
+    /// Serve hits from the cache; fetch misses upstream and store them. With a pin
+    /// ([`ProxyConfig::pin`]), answers that can change upstream (branch heads, the flake
+    /// registry) are fetched once per pin and then served as pinned.
     Record,
     /// Serve hits only; a miss is answered with the offline-miss status (499) naming the URL. Makes re-runs
     /// deterministic: nothing reaches the network.
@@ -136,6 +138,14 @@ pub struct ProxyConfig {
     /// Where misses go, in order; a request no upstream takes gets the offline-miss status
     /// (499) naming its host.
     pub upstreams: Vec<UpstreamKind>,
+    /// The run this proxy serves, e.g. `nightly@1733212800000`. In record mode, answers
+    /// that can change upstream (a branch's head commit, a branch archive, `info/refs`, the
+    /// flake registry) are fetched once for each pin and kept under it in the cache index:
+    /// every request with the same pin — in this process or one started later to resume the
+    /// run — gets the same answer, and a new pin fetches afresh. Answers pinned by a commit
+    /// hash or a `narHash` are shared by all pins. `None` serves every recorded answer
+    /// forever. Replay mode ignores it.
+    pub pin: Option<String>,
 }
 
 impl ProxyConfig {
@@ -153,6 +163,7 @@ impl ProxyConfig {
             upstream_timeout: Duration::from_secs(60),
             rate_limit: RateLimitPolicy::default(),
             upstreams: vec![UpstreamKind::Internet],
+            pin: None,
         }
     }
 }
@@ -173,6 +184,7 @@ impl fmt::Debug for ProxyConfig {
             .field("upstream_timeout", &self.upstream_timeout)
             .field("rate_limit", &self.rate_limit)
             .field("upstreams", &self.upstreams)
+            .field("pin", &self.pin)
             .finish()
     }
 }

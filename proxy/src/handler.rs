@@ -17,6 +17,7 @@ use crate::body::ProxyBody;
 use crate::ca::CertificateAuthority;
 use crate::cache::{key, wait, BlobFault, Cache, Entry, FlightGuard, Joined, StreamEnd};
 use crate::config::Mode;
+use crate::freshness::is_mutable;
 use crate::metrics::{Metrics, RequestMetrics};
 use crate::transfer::{stream, StorePlan};
 use crate::upstream::{Outgoing, Upstream, UpstreamError};
@@ -45,6 +46,18 @@ pub(crate) struct Shared {
     pub(crate) ca: CertificateAuthority,
     pub(crate) registry: Registry,
     pub(crate) upstream_timeout: Duration,
+    /// The run whose upstream state record mode keeps (`ProxyConfig::pin`).
+    pub(crate) pin: Option<String>,
+}
+
+impl Shared {
+    /// The pin a request's answer is looked up and stored under: the run's, in record mode,
+    /// for answers that can change upstream. Replay mode never fetches, so it has nothing
+    /// to pin and serves the latest recorded answers.
+    fn pin_for(&self, url: &str) -> Option<&str> {
+        let pin = self.pin.as_deref().filter(|_| self.mode == Mode::Record)?;
+        is_mutable(url).then_some(pin)
+    }
 }
 
 /// What every connection task carries: the shared state, the shutdown signal, and a
@@ -198,11 +211,16 @@ async fn cached(ctx: &Ctx, req: &Req) -> Response<ProxyBody> {
         };
     }
     let primary = key::primary(req.method.as_str(), &req.url, &key::sha256_hex(&req.body));
+    let pin = shared.pin_for(&req.url);
     for _ in 0..FLIGHT_ROUNDS {
-        let found = match cache.index.vary(&primary).await {
+        let found = match cache.index.vary(&primary, pin).await {
             Ok(vary) => {
                 let full = key::full(&primary, &vary, &req.headers);
-                cache.index.lookup(&full).await.map(|entry| (full, entry))
+                cache
+                    .index
+                    .lookup(&full, pin)
+                    .await
+                    .map(|entry| (full, entry))
             }
             Err(e) => Err(e),
         };
@@ -237,7 +255,15 @@ async fn cached(ctx: &Ctx, req: &Req) -> Response<ProxyBody> {
             return replay_miss(shared, req);
         }
         match cache.flights.join(&key) {
-            Joined::Leader(guard) => return fetch_and_store(ctx, req, &primary, guard).await,
+            Joined::Leader(guard) => {
+                // A leader that finished between the lookup above and this join has stored
+                // the answer: serve it (next round) instead of fetching again, which with a
+                // pin could give one run two upstream states.
+                if let Ok(Some(_)) = cache.index.lookup(&key, pin).await {
+                    continue;
+                }
+                return fetch_and_store(ctx, req, &primary, pin, guard).await;
+            }
             // Stored or not, look again: a hit now, or another round (maybe as leader).
             Joined::Follower(rx) => {
                 wait(rx).await;
@@ -341,6 +367,7 @@ async fn fetch_and_store(
     ctx: &Ctx,
     req: &Req,
     primary: &str,
+    pin: Option<&str>,
     guard: FlightGuard,
 ) -> Response<ProxyBody> {
     let shared = &ctx.shared;
@@ -378,6 +405,7 @@ async fn fetch_and_store(
         host: req.host.clone(),
         status: parts.status.as_u16(),
         headers: stored_headers,
+        pin: pin.map(str::to_owned),
         writer,
         guard,
     };

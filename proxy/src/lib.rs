@@ -6,7 +6,10 @@
 //! must trust it) and sees the plain requests; `http://` requests arrive in absolute form.
 //! Answers come from a cache when possible:
 //!
-//! - [`Mode::Record`]: hits from the cache, misses fetched upstream and stored;
+//! - [`Mode::Record`]: hits from the cache, misses fetched upstream and stored; with a
+//!   [`ProxyConfig::pin`], answers that can change upstream (branch heads, the flake
+//!   registry) are fetched once per pin and served as pinned from then on, so one run sees
+//!   one upstream state and the next run a fresh one;
 //! - [`Mode::Replay`]: hits only, a miss is a 499 naming the URL — nothing reaches the
 //!   network, so re-runs are deterministic;
 //! - [`Mode::Passthrough`]: no cache.
@@ -33,6 +36,7 @@ mod ca;
 mod cache;
 mod config;
 mod error;
+mod freshness;
 mod handler;
 mod metrics;
 mod mirror;
@@ -94,6 +98,7 @@ impl Proxy {
             ca,
             registry: registry.clone(),
             upstream_timeout: config.upstream_timeout,
+            pin: config.pin.clone(),
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (alive_tx, alive_rx) = mpsc::channel(1);
@@ -115,7 +120,7 @@ impl Proxy {
             Arc::clone(&shared),
             shutdown_rx,
         )));
-        tracing::info!(%addr, mode = %config.mode, cache = %config.cache_dir.display(), "proxy listening");
+        tracing::info!(%addr, mode = %config.mode, pin = config.pin.as_deref(), cache = %config.cache_dir.display(), "proxy listening");
         Ok(ProxyHandle {
             addr,
             unix_socket,
@@ -179,6 +184,16 @@ impl ProxyHandle {
     /// Entries, bytes, hits and misses per host, up to this moment.
     pub async fn stats(&self) -> Result<CacheStats> {
         self.shared.cache.stats().await
+    }
+
+    /// Forgets the answers pinned for this proxy's pin, and the bodies only they used: for
+    /// when the run it serves is finished and will not be resumed. Answers fetched from now
+    /// on are pinned again.
+    pub async fn release_pin(&self) -> Result<()> {
+        match &self.shared.pin {
+            Some(pin) => self.shared.cache.forget_pin(pin).await,
+            None => Ok(()),
+        }
     }
 
     /// Stops accepting, lets open requests finish (a few seconds at most), saves the

@@ -27,6 +27,8 @@ pub(crate) struct StorePlan {
     pub(crate) host: String,
     pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
+    /// The run's pin, when the answer can change upstream.
+    pub(crate) pin: Option<String>,
     pub(crate) writer: WriterHandle,
     pub(crate) guard: FlightGuard,
 }
@@ -51,14 +53,15 @@ impl StorePlan {
             headers: &self.headers,
             body_sha256: &sha256,
             body_len: len,
+            pin: self.pin.as_deref(),
         };
         match shared.cache.index.insert(&entry).await {
             Ok(orphan) => {
-                if let Some(orphan) = orphan {
-                    let blobs = Arc::clone(&shared.cache.blobs);
-                    let _ = tokio::task::spawn_blocking(move || blobs.remove(&orphan)).await;
-                }
-                tracing::debug!(url = %self.url, bytes = len, "stored");
+                shared
+                    .cache
+                    .remove_blobs(orphan.into_iter().collect())
+                    .await;
+                tracing::debug!(url = %self.url, bytes = len, pin = self.pin.as_deref(), "stored");
                 self.guard.finish(true);
             }
             Err(e) => tracing::warn!(url = %self.url, "cannot index the body ({e}); not cached"),

@@ -7,76 +7,13 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use common::{dirs, start, TestProxy};
-use gnfc_proxy::{init_mirror, MirrorConfig, Mode, ProxyConfig, UpstreamKind, OFFLINE_MISS_STATUS};
+use common::forge::{fetch, forge, json, mirror_config, write_sources};
+use common::{dirs, start};
+use gnfc_proxy::{init_mirror, MirrorConfig, Mode, OFFLINE_MISS_STATUS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Writes `owner/repo` sources: a flake and a data file.
-fn write_sources(root: &Path, owner: &str, repo: &str, text: &str) {
-    let dir = root.join(owner).join(repo);
-    std::fs::create_dir_all(dir.join("sub")).unwrap();
-    std::fs::write(
-        dir.join("flake.nix"),
-        "{ outputs = { self }: { text = builtins.readFile ./sub/data.txt; }; }\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("sub/data.txt"), text).unwrap();
-}
-
-struct Forge {
-    _dir: tempfile::TempDir,
-    mirror: PathBuf,
-    rev: String,
-}
-
-async fn forge() -> Forge {
-    let dir = tempfile::tempdir().unwrap();
-    let sources = dir.path().join("sources");
-    write_sources(&sources, "octo", "hello", "hello from the mirror\n");
-    write_sources(&sources, "~hut", "tool", "sourcehut\n");
-    let mirror = dir.path().join("mirror");
-    let repos = init_mirror(&sources, &mirror).await.unwrap();
-    assert_eq!(repos.len(), 2);
-    std::fs::write(
-        mirror.join("flake-registry.json"),
-        r#"{"flakes":[],"version":2}"#,
-    )
-    .unwrap();
-    let rev = repos
-        .iter()
-        .find(|r| r.name == "octo/hello")
-        .unwrap()
-        .rev
-        .clone();
-    Forge {
-        _dir: dir,
-        mirror,
-        rev,
-    }
-}
-
-fn mirror_config(cache: &Path, mirror: Option<&Path>, mode: Mode) -> ProxyConfig {
-    let mut config = ProxyConfig::new(cache.join("ca"), cache.join("cache"));
-    config.mode = mode;
-    config.upstreams = mirror
-        .map(|m| vec![UpstreamKind::Mirror(MirrorConfig::new(m))])
-        .unwrap_or_default();
-    config.upstream_timeout = Duration::from_secs(10);
-    config
-}
-
-async fn fetch(proxy: &TestProxy, url: &str) -> (u16, Vec<u8>) {
-    let response = proxy.client().get(url).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.bytes().await.unwrap().to_vec())
-}
-
-fn json(body: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(body).unwrap()
-}
 
 /// Names of the entries of a .tar.gz, as GNU tar lists them.
 fn tar_names(tarball: &[u8]) -> Vec<String> {

@@ -65,16 +65,19 @@ pub(crate) struct RunProxy {
 
 /// Starts the run's proxy when `[proxy]` enables it: a free loopback port, plus a unix
 /// socket (per process, so concurrent runs on one storage directory do not collide) for
-/// executors whose sandboxes have no network.
+/// executors whose sandboxes have no network. `pin` names the run (see
+/// [`ProxyConfig::pin`]): the same for a resumed run, new for a new one.
 pub(crate) async fn start_for_run(
     ctx: &Context,
     settings: &ProxySettings,
+    pin: String,
     registry: &prometheus::Registry,
 ) -> anyhow::Result<Option<RunProxy>> {
     if !settings.enabled {
         return Ok(None);
     }
     let mut config = config_from(ctx, settings);
+    config.pin = Some(pin);
     let socket = proxy_dir(ctx).join(format!("proxy-{}.sock", std::process::id()));
     config.unix_socket = Some(socket.clone());
     let handle = Proxy::start(config, registry)
@@ -103,6 +106,8 @@ pub async fn serve(ctx: &Context, args: ProxyServeArgs) -> anyhow::Result<ExitCo
         settings.upstreams.retain(|u| *u != UpstreamName::Internet);
     }
     let mut config = config_from(ctx, &settings);
+    // A served proxy is one run: branch heads are fetched once per start.
+    config.pin = Some(format!("serve@{}", unix_ms()));
     config.listen = args.listen;
     config.unix_socket.clone_from(&args.unix);
     if let Some(cache) = args.cache {
@@ -126,6 +131,10 @@ pub async fn serve(ctx: &Context, args: ProxyServeArgs) -> anyhow::Result<ExitCo
         .await
         .context("cannot wait for Ctrl-C")?;
     let stats = proxy.stats().await;
+    // Its pin is never used again.
+    if let Err(e) = proxy.release_pin().await {
+        tracing::warn!("cannot forget the pinned upstream answers: {e}");
+    }
     proxy.shutdown().await;
     if let Ok(stats) = stats {
         println!(
@@ -167,6 +176,12 @@ pub async fn stats(ctx: &Context, cache: Option<PathBuf>, json: bool) -> anyhow:
         rate(stats.hit_rate())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
 }
 
 /// Awaits `work` with a spinner saying `message` (none with `--quiet`).

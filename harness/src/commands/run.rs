@@ -42,7 +42,11 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         ctx.quiet,
     );
     let registry = prometheus::Registry::new();
-    let proxy = super::proxy::start_for_run(ctx, &config.proxy, &registry).await?;
+    // The run's identity for the proxy: a resumed run keeps the upstream state (branch heads,
+    // the registry) it started with; a new run, or one re-created under the same name, sees
+    // today's.
+    let pin = format!("{}@{}", run.name, run.started_at);
+    let proxy = super::proxy::start_for_run(ctx, &config.proxy, pin, &registry).await?;
     let job = Job {
         db: db.clone(),
         config: Arc::new(config),
@@ -71,6 +75,12 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         server.abort();
     }
     if let Some(proxy) = proxy {
+        // A complete run is never resumed: what it pinned can go.
+        if matches!(ending, Ok(Ending::Complete)) {
+            if let Err(e) = proxy.handle.release_pin().await {
+                tracing::warn!("cannot forget the run's pinned upstream answers: {e}");
+            }
+        }
         proxy.handle.shutdown().await;
     }
     let ending = ending?;

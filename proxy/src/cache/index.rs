@@ -1,4 +1,5 @@
-//! The cache index in SQLite: which request got which response, plus per-host counters.
+//! The cache index in SQLite: which request got which response, what each run pinned
+//! (`migrations/0002_pins.sql`), plus per-host counters.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -8,7 +9,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use sqlx::sqlite::SqliteSynchronous;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
 use crate::error::{ProxyError, Result};
 use crate::stats::{CacheStats, HostStats};
@@ -37,6 +38,8 @@ pub(crate) struct NewEntry<'a> {
     pub(crate) headers: &'a HeaderMap,
     pub(crate) body_sha256: &'a str,
     pub(crate) body_len: u64,
+    /// Also pin it for this run; the first answer pinned for a key stays.
+    pub(crate) pin: Option<&'a str>,
 }
 
 /// The SQLite index.
@@ -81,13 +84,30 @@ impl Index {
         self.pool.close().await;
     }
 
-    /// The `Vary` names recorded for a primary key (empty when none).
-    pub(crate) async fn vary(&self, primary: &str) -> Result<Vec<String>> {
-        let names: Option<String> =
-            sqlx::query_scalar("SELECT names FROM vary WHERE primary_key = ?1")
+    /// The `Vary` names recorded for a primary key (empty when none): with a pin, those of
+    /// the answer pinned for it if there is one, else those of the latest stored answer.
+    pub(crate) async fn vary(&self, primary: &str, pin: Option<&str>) -> Result<Vec<String>> {
+        let pinned: Option<String> = match pin {
+            Some(pin) => {
+                sqlx::query_scalar(
+                    "SELECT vary FROM pins WHERE pin = ?1 AND primary_key = ?2 LIMIT 1",
+                )
+                .bind(pin)
                 .bind(primary)
                 .fetch_optional(&self.pool)
-                .await?;
+                .await?
+            }
+            None => None,
+        };
+        let names = match pinned {
+            Some(names) => Some(names),
+            None => {
+                sqlx::query_scalar("SELECT names FROM vary WHERE primary_key = ?1")
+                    .bind(primary)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+        };
         Ok(names
             .map(|n| {
                 n.split(',')
@@ -98,13 +118,22 @@ impl Index {
             .unwrap_or_default())
     }
 
-    pub(crate) async fn lookup(&self, key: &str) -> Result<Option<Entry>> {
-        let row = sqlx::query(
-            "SELECT status, headers, body_sha256, body_len FROM entries WHERE key = ?1",
-        )
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
+    /// The answer stored under a full key: the one pinned for `pin`, or with no pin the
+    /// latest.
+    pub(crate) async fn lookup(&self, key: &str, pin: Option<&str>) -> Result<Option<Entry>> {
+        let query = match pin {
+            None => sqlx::query(
+                "SELECT status, headers, body_sha256, body_len FROM entries WHERE key = ?1",
+            )
+            .bind(key),
+            Some(pin) => sqlx::query(
+                "SELECT status, headers, body_sha256, body_len FROM pins \
+                 WHERE key = ?1 AND pin = ?2",
+            )
+            .bind(key)
+            .bind(pin),
+        };
+        let row = query.fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
         let status: i64 = row.try_get("status")?;
         let headers: Vec<u8> = row.try_get("headers")?;
@@ -117,9 +146,13 @@ impl Index {
         }))
     }
 
-    /// Stores an entry (replacing one with the same key) and its `Vary` names. Returns the
-    /// blob of a replaced entry when no entry uses it any more, for the caller to delete.
+    /// Stores an entry (replacing one with the same key), its `Vary` names and its pin.
+    /// Returns the blob of a replaced entry when nothing uses it any more, for the caller to
+    /// delete.
     pub(crate) async fn insert(&self, entry: &NewEntry<'_>) -> Result<Option<String>> {
+        let headers = encode_headers(entry.headers);
+        let body_len = i64::try_from(entry.body_len).unwrap_or(i64::MAX);
+        let stored_at = now_ms();
         let mut tx = self.pool.begin().await?;
         let old: Option<String> =
             sqlx::query_scalar("SELECT body_sha256 FROM entries WHERE key = ?1")
@@ -137,10 +170,10 @@ impl Index {
         .bind(entry.url)
         .bind(entry.host)
         .bind(i64::from(entry.status))
-        .bind(encode_headers(entry.headers))
+        .bind(&headers)
         .bind(entry.body_sha256)
-        .bind(i64::try_from(entry.body_len).unwrap_or(i64::MAX))
-        .bind(now_ms())
+        .bind(body_len)
+        .bind(stored_at)
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT OR REPLACE INTO vary (primary_key, names) VALUES (?1, ?2)")
@@ -148,28 +181,75 @@ impl Index {
             .bind(entry.vary.join(","))
             .execute(&mut *tx)
             .await?;
+        if let Some(pin) = entry.pin {
+            // Should two proxies run with one pin, the answer pinned first is what both go
+            // on serving.
+            sqlx::query(
+                "INSERT INTO pins (pin, key, primary_key, vary, url, status, headers, \
+                 body_sha256, body_len, stored_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT (pin, key) DO NOTHING",
+            )
+            .bind(pin)
+            .bind(entry.key)
+            .bind(entry.primary)
+            .bind(entry.vary.join(","))
+            .bind(entry.url)
+            .bind(i64::from(entry.status))
+            .bind(&headers)
+            .bind(entry.body_sha256)
+            .bind(body_len)
+            .bind(stored_at)
+            .execute(&mut *tx)
+            .await?;
+        }
         let orphan = match old {
-            Some(old) if old != entry.body_sha256 => {
-                let users: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE body_sha256 = ?1")
-                        .bind(&old)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                (users == 0).then_some(old)
-            }
+            Some(old) if old != entry.body_sha256 && unused(&mut tx, &old).await? => Some(old),
             _ => None,
         };
         tx.commit().await?;
         Ok(orphan)
     }
 
-    /// Forgets every entry whose body is this blob (it failed verification).
-    pub(crate) async fn drop_blob(&self, sha256: &str) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM entries WHERE body_sha256 = ?1")
-            .bind(sha256)
-            .execute(&self.pool)
+    /// Forgets what was pinned for `pin` (its run is over). Returns the blobs nothing uses
+    /// any more, for the caller to delete.
+    pub(crate) async fn forget_pin(&self, pin: &str) -> Result<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        let blobs: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT body_sha256 FROM pins WHERE pin = ?1")
+                .bind(pin)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM pins WHERE pin = ?1")
+            .bind(pin)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected())
+        let mut orphans = Vec::new();
+        for blob in blobs {
+            if unused(&mut tx, &blob).await? {
+                orphans.push(blob);
+            }
+        }
+        tx.commit().await?;
+        Ok(orphans)
+    }
+
+    /// Forgets every entry and pin whose body is this blob (it failed verification).
+    pub(crate) async fn drop_blob(&self, sha256: &str) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut dropped = 0;
+        for delete in [
+            "DELETE FROM entries WHERE body_sha256 = ?1",
+            "DELETE FROM pins WHERE body_sha256 = ?1",
+        ] {
+            dropped += sqlx::query(delete)
+                .bind(sha256)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(dropped)
     }
 
     /// Adds hit and miss counts per host.
@@ -283,6 +363,18 @@ impl Index {
     }
 }
 
+/// Whether no entry and no pin uses a blob.
+async fn unused(conn: &mut SqliteConnection, sha256: &str) -> Result<bool> {
+    let users: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM entries WHERE body_sha256 = ?1) \
+              + (SELECT COUNT(*) FROM pins WHERE body_sha256 = ?1)",
+    )
+    .bind(sha256)
+    .fetch_one(conn)
+    .await?;
+    Ok(users == 0)
+}
+
 fn non_negative(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -355,13 +447,14 @@ mod tests {
             headers: &headers,
             body_sha256: "aa",
             body_len: 5,
+            pin: None,
         };
         assert_eq!(index.insert(&entry).await.unwrap(), None);
         assert_eq!(
-            index.vary("p").await.unwrap(),
+            index.vary("p", None).await.unwrap(),
             vec!["user-agent".to_owned()]
         );
-        let found = index.lookup("k").await.unwrap().unwrap();
+        let found = index.lookup("k", None).await.unwrap().unwrap();
         assert_eq!((found.status, found.body_len), (200, 5));
         entry.body_sha256 = "bb";
         assert_eq!(index.insert(&entry).await.unwrap(), Some("aa".to_owned()));
@@ -371,6 +464,68 @@ mod tests {
         assert_eq!((stats.entries, stats.blobs, stats.blob_bytes), (1, 1, 5));
         assert_eq!((stats.hosts[0].hits, stats.hosts[0].misses), (3, 1));
         assert_eq!(index.drop_blob("bb").await.unwrap(), 1);
-        assert!(index.lookup("k").await.unwrap().is_none());
+        assert!(index.lookup("k", None).await.unwrap().is_none());
+    }
+
+    /// Body hashes of what a lookup finds.
+    async fn body(index: &Index, pin: Option<&str>) -> Option<String> {
+        let found = index.lookup("k", pin).await.unwrap();
+        found.map(|entry| entry.body_sha256)
+    }
+
+    #[tokio::test]
+    async fn pins_keep_what_their_run_saw() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(&dir.path().join("index.sqlite"), true)
+            .await
+            .unwrap();
+        let headers = HeaderMap::new();
+        let vary = ["accept".to_owned()];
+        let mut entry = NewEntry {
+            key: "k",
+            primary: "p",
+            vary: &vary,
+            method: "GET",
+            url: "https://h/x",
+            host: "h",
+            status: 200,
+            headers: &headers,
+            body_sha256: "day1",
+            body_len: 4,
+            pin: Some("night1"),
+        };
+        index.insert(&entry).await.unwrap();
+        assert_eq!(body(&index, None).await.as_deref(), Some("day1"));
+        assert_eq!(body(&index, Some("night1")).await.as_deref(), Some("day1"));
+        assert_eq!(body(&index, Some("night2")).await, None);
+        // The next night's answer replaces the entry; night 1's pin and its blob stay.
+        entry.body_sha256 = "day2";
+        entry.pin = Some("night2");
+        entry.vary = &[];
+        assert_eq!(
+            index.insert(&entry).await.unwrap(),
+            None,
+            "pinned blob kept"
+        );
+        assert_eq!(body(&index, None).await.as_deref(), Some("day2"));
+        assert_eq!(body(&index, Some("night1")).await.as_deref(), Some("day1"));
+        assert_eq!(body(&index, Some("night2")).await.as_deref(), Some("day2"));
+        // Each pin keeps the Vary names of its own answer; unpinned requests get the latest.
+        assert_eq!(index.vary("p", Some("night1")).await.unwrap(), vary);
+        assert!(index.vary("p", Some("night2")).await.unwrap().is_empty());
+        assert!(index.vary("p", Some("night3")).await.unwrap().is_empty());
+        // A pin's first answer stays, even if stored again.
+        entry.body_sha256 = "day2-later";
+        index.insert(&entry).await.unwrap();
+        assert_eq!(body(&index, Some("night2")).await.as_deref(), Some("day2"));
+        // A finished run's pins go, with the blobs only they used.
+        assert_eq!(index.forget_pin("night1").await.unwrap(), vec!["day1"]);
+        assert_eq!(body(&index, Some("night1")).await, None);
+        assert_eq!(index.forget_pin("night2").await.unwrap(), vec!["day2"]);
+        // A corrupt blob takes its pins with it.
+        entry.pin = Some("night3");
+        index.insert(&entry).await.unwrap();
+        assert_eq!(index.drop_blob("day2-later").await.unwrap(), 2);
+        assert_eq!(body(&index, Some("night3")).await, None);
     }
 }

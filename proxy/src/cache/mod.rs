@@ -1,4 +1,5 @@
-//! The cache: SQLite index + content-addressed blob store + single-flight + counters.
+//! The cache: SQLite index (with each run's pins) + content-addressed blob store +
+//! single-flight + counters.
 
 mod blobs;
 mod flight;
@@ -115,9 +116,29 @@ impl Cache {
             Ok(n) => tracing::warn!(blob = sha256, entries = n, "dropped a corrupt cached body"),
             Err(e) => tracing::warn!(blob = sha256, "cannot drop a corrupt cached body: {e}"),
         }
+        self.remove_blobs(vec![sha256.to_owned()]).await;
+    }
+
+    /// Forgets the answers pinned for `pin` and deletes the bodies only they used.
+    pub(crate) async fn forget_pin(&self, pin: &str) -> Result<()> {
+        let orphans = self.index.forget_pin(pin).await?;
+        tracing::debug!(pin, bodies = orphans.len(), "forgot a pin");
+        self.remove_blobs(orphans).await;
+        Ok(())
+    }
+
+    /// Deletes blob files (on the blocking pool) that the index no longer names.
+    pub(crate) async fn remove_blobs(&self, sha256s: Vec<String>) {
+        if sha256s.is_empty() {
+            return;
+        }
         let blobs = Arc::clone(&self.blobs);
-        let sha256 = sha256.to_owned();
-        let _ = tokio::task::spawn_blocking(move || blobs.remove(&sha256)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            for sha256 in &sha256s {
+                blobs.remove(sha256);
+            }
+        })
+        .await;
     }
 
     /// Starts a blob writer on the blocking pool, fed through a channel.

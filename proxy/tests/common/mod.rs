@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test uses a different part of the fixtures
 
+pub mod forge;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,107 @@
+//! Nightly runs lock today's branch heads: with the host's Nix 2.8 and the record-mode proxy
+//! `gnfc run` starts, a `github:` input whose branch moved between two runs locks to the new
+//! head in the second, though the first one's answers are still in the proxy's cache.
+
+// Test helpers panic on anything unexpected: that is how a test fails.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+
+/// Runs gnfc in `dir` and returns its stdout, failing on a non-zero exit.
+fn gnfc(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(GNFC)
+        .current_dir(dir)
+        .env_remove("GNFC_DB")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gnfc {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Writes the upstream's one file and makes (or moves) its mirror repository; returns the
+/// revision `main` now points at.
+fn push(dir: &Path, text: &str) -> String {
+    let repo = dir.join("upstream/gnfc-test/moving");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("data.txt"), text).unwrap();
+    let out = gnfc(
+        dir,
+        &[
+            "forge",
+            "init",
+            "--from",
+            "upstream",
+            "--to",
+            ".gnfc/mirror",
+        ],
+    );
+    let line = out
+        .lines()
+        .find(|l| l.ends_with(" gnfc-test/moving"))
+        .unwrap();
+    line[..40].to_owned()
+}
+
+/// The drvPath the run's one output evaluated to (its name holds the locked revision).
+fn drv_path(dir: &Path, run: &str) -> String {
+    let report = gnfc(dir, &["report", "--run", run, "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let test = &report["tests"][0];
+    assert_eq!(test["outcome"], "pass", "{test}");
+    test["outputs"][0]["drv_path"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_new_run_locks_the_branch_head_of_today() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::write(
+        dir.join("gnfc.toml"),
+        "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\nresolvers = [\"native\"]\n",
+    )
+    .unwrap();
+    let consumer = dir.join("consumer");
+    std::fs::create_dir_all(&consumer).unwrap();
+    std::fs::write(
+        consumer.join("flake.nix"),
+        r#"{
+  inputs.moving = { url = "github:gnfc-test/moving"; flake = false; };
+  outputs = { self, moving }: {
+    packages.x86_64-linux.default = builtins.derivation {
+      name = "locked-${moving.rev}";
+      system = "x86_64-linux";
+      builder = "/bin/sh";
+    };
+  };
+}
+"#,
+    )
+    .unwrap();
+    gnfc(dir, &["--quiet", "corpus", "add", "consumer"]);
+
+    let yesterday = push(dir, "yesterday\n");
+    gnfc(dir, &["--quiet", "run", "--name", "night-1"]);
+    let first = drv_path(dir, "night-1");
+    assert!(
+        first.ends_with(&format!("-locked-{yesterday}.drv")),
+        "{first}"
+    );
+
+    let today = push(dir, "today\n");
+    assert_ne!(today, yesterday);
+    gnfc(dir, &["--quiet", "run", "--name", "night-2"]);
+    let second = drv_path(dir, "night-2");
+    assert!(
+        second.ends_with(&format!("-locked-{today}.drv")),
+        "night 2 locked {second}, not today's head {today}"
+    );
+}
