@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh prometheus curl chromium
 bash scripts/podman.sh
-eval "$(bash scripts/postgres-for-tests.sh)"
+# Captured first: under `eval "$(…)"` a failing setup would print nothing and the suite would
+# go on without its PostgreSQL half.
+postgres_env="$(bash scripts/postgres-for-tests.sh)"
+eval "$postgres_env"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -38,7 +38,7 @@ pub struct Class {
 impl Class {
     pub fn unknown() -> Class {
         Class {
-            id: "unknown".to_owned(),
+            id: gnfc_data::class::UNKNOWN.to_owned(),
             category: Category::Unknown,
             detail: None,
         }

@@ -1,79 +1,10 @@
 //! The rule file format: what a rule says, before it is compiled.
 
-use std::fmt;
-
+pub use gnfc_data::Category;
 use gnfc_data::Stage;
 use serde::Deserialize;
 
 use crate::RuleError;
-
-/// Who is to blame for a failure: the axis reports group by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    /// The Nix implementation misbehaves (crash, missing feature, regression).
-    Implementation,
-    /// The flake itself is broken.
-    Flake,
-    /// Locking failed in a way specific to the resolver.
-    Resolver,
-    /// Fetching failed: 404, TLS, rate limits.
-    Network,
-    /// The flake uses something the implementation removed.
-    Deprecated,
-    /// gnfc's own fault.
-    Harness,
-    /// A resource limit ended the test: time, memory, processes.
-    Limits,
-    Unknown,
-}
-
-impl Category {
-    pub const ALL: &'static [Category] = &[
-        Category::Implementation,
-        Category::Flake,
-        Category::Resolver,
-        Category::Network,
-        Category::Deprecated,
-        Category::Harness,
-        Category::Limits,
-        Category::Unknown,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Implementation => "implementation",
-            Category::Flake => "flake",
-            Category::Resolver => "resolver",
-            Category::Network => "network",
-            Category::Deprecated => "deprecated",
-            Category::Harness => "harness",
-            Category::Limits => "limits",
-            Category::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Category {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Category, String> {
-        Category::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-                format!("unknown category '{s}' (one of: {})", names.join(", "))
-            })
-    }
-}
 
 /// Which stage's stderr a rule applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -26,7 +26,7 @@ mod tests;
 pub use backend::Backend;
 pub use error::DataError;
 pub use flakes::{FlakeRow, NewFlake, NewRepo};
-pub use model::{Outcome, OutputStatus, Stage};
+pub use model::{class, Category, Outcome, OutputStatus, Stage};
 pub use runs::{NewRun, PlannedTest, RunRow};
 pub use scan::LockfileRow;
 pub use scrape::{FoundFlake, PageCounts, RepoToFetch, ScrapeState};

@@ -70,6 +70,51 @@ string_enum! {
 }
 
 string_enum! {
+    /// Who is to blame for a failure: the axis reports group by. An error class has one.
+    Category {
+        /// The Nix implementation misbehaves (crash, missing feature, regression).
+        Implementation = "implementation",
+        /// The flake itself is broken.
+        Flake = "flake",
+        /// Locking failed in a way specific to the resolver.
+        Resolver = "resolver",
+        /// Fetching failed: 404, TLS, rate limits, the proxy's offline misses.
+        Network = "network",
+        /// The flake uses something the implementation removed.
+        Deprecated = "deprecated",
+        /// gnfc's own fault, or the machine's.
+        Harness = "harness",
+        /// A resource limit ended the test: time, memory, processes.
+        Limits = "limits",
+        Unknown = "unknown",
+    }
+}
+
+/// The class ids gnfc assigns itself, never a rule's (a rule file may not define them).
+pub mod class {
+    /// No rule matched.
+    pub const UNKNOWN: &str = "unknown";
+    /// The test's wall-clock limit ran out.
+    pub const TIMEOUT: &str = "timeout";
+    /// Killed at the container's memory limit.
+    pub const OOM: &str = "oom";
+    /// gnfc's own fault.
+    pub const HARNESS_ERROR: &str = "harness-error";
+}
+
+impl Category {
+    /// Whether a failure of this category says nothing about the flake or the
+    /// implementation (the network's, gnfc's or a limit's fault): comparisons call a change
+    /// to or from it spurious.
+    pub fn is_spurious(self) -> bool {
+        matches!(
+            self,
+            Category::Network | Category::Harness | Category::Limits
+        )
+    }
+}
+
+string_enum! {
     /// How one output's evaluation ended.
     OutputStatus {
         Pass = "pass",
@@ -113,6 +158,9 @@ mod unit {
         }
         for s in Stage::ALL {
             assert_eq!(s.as_str().parse::<Stage>().unwrap(), *s);
+        }
+        for c in Category::ALL {
+            assert_eq!(c.as_str().parse::<Category>().unwrap(), *c);
         }
         assert!("passed".parse::<Outcome>().is_err());
     }

@@ -13,7 +13,8 @@ use gnfc_containers::{
     Command, ExecOutput, Executor, Exit, Limits, ProxyAccess, Sandbox, SandboxSpec,
 };
 use gnfc_data::{
-    Classification, FlakeRow, Outcome, OutputRecord, OutputStatus, Stage, StderrRecord, TestRecord,
+    class, Category, Classification, FlakeRow, Outcome, OutputRecord, OutputStatus, Stage,
+    StderrRecord, TestRecord,
 };
 
 use crate::config::{Config, Implementation, LockFilePolicy, Resolver};
@@ -445,24 +446,24 @@ fn limit_class(exit: Exit) -> Option<Classification> {
 /// is the classifier's `out-of-memory` rule).
 fn oom_class() -> Classification {
     Classification {
-        class: "oom".to_owned(),
-        category: "limits".to_owned(),
+        class: class::OOM.to_owned(),
+        category: Category::Limits.to_string(),
         detail: None,
     }
 }
 
 pub(crate) fn timeout_class() -> Classification {
     Classification {
-        class: "timeout".to_owned(),
-        category: "limits".to_owned(),
+        class: class::TIMEOUT.to_owned(),
+        category: Category::Limits.to_string(),
         detail: None,
     }
 }
 
 fn harness_class(message: &str) -> Classification {
     Classification {
-        class: "harness-error".to_owned(),
-        category: "harness".to_owned(),
+        class: class::HARNESS_ERROR.to_owned(),
+        category: Category::Harness.to_string(),
         detail: message.lines().next().map(str::to_owned),
     }
 }

@@ -4,7 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use gnfc_data::{Outcome, OutputStatus};
+use gnfc_data::class::TIMEOUT;
+use gnfc_data::{Category, Outcome, OutputStatus};
 use serde::{Serialize, Serializer};
 
 /// How a result `b` relates to an earlier or reference result `a` of the same flake.
@@ -98,12 +99,12 @@ impl Serialize for Comparison {
     }
 }
 
-/// Error categories whose failures say nothing about the flake or the implementation.
-const SPURIOUS_CATEGORIES: &[&str] = &["network", "harness", "limits"];
-
-/// Whether a failure of this category is the network's, gnfc's or a limit's fault.
+/// Whether a stored category is one whose failures are the network's, gnfc's or a limit's
+/// fault (see [`Category::is_spurious`]); an unknown string is not.
 pub fn is_spurious_category(category: &str) -> bool {
-    SPURIOUS_CATEGORIES.contains(&category)
+    category
+        .parse::<Category>()
+        .is_ok_and(Category::is_spurious)
 }
 
 /// One result as the model sees it: a whole test, or one output of it.
@@ -143,8 +144,8 @@ impl<'a> Side<'a> {
     ) -> Side<'a> {
         let (class, category) = match status {
             OutputStatus::Pass | OutputStatus::Fail => (class, category),
-            OutputStatus::Timeout => (class.or(Some("timeout")), Some("limits")),
-            OutputStatus::Skipped => (Some("skipped"), Some("limits")),
+            OutputStatus::Timeout => (class.or(Some(TIMEOUT)), Some(Category::Limits.as_str())),
+            OutputStatus::Skipped => (Some("skipped"), Some(Category::Limits.as_str())),
         };
         Side {
             passed: status == OutputStatus::Pass,

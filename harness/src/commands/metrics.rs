@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use gnfc_data::{Db, Outcome, RunRow, TestRow};
+use gnfc_data::{class, Category, Db, Outcome, RunRow, TestRow};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -125,8 +125,10 @@ async fn run_registry(db: &Db, run: &RunRow) -> anyhow::Result<Registry> {
                     imp,
                     res,
                     stage,
-                    test.class.as_deref().unwrap_or("unknown"),
-                    test.category.as_deref().unwrap_or("unknown"),
+                    test.class.as_deref().unwrap_or(class::UNKNOWN),
+                    test.category
+                        .as_deref()
+                        .unwrap_or(Category::Unknown.as_str()),
                 ])
                 .inc();
         }

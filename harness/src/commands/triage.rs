@@ -169,7 +169,7 @@ struct Group<'a> {
 fn unknown_groups<'a>(rows: &'a [StderrRow], classes: &[Classification]) -> Vec<Group<'a>> {
     let mut by_key: HashMap<String, Vec<&StderrRow>> = HashMap::new();
     for (row, class) in rows.iter().zip(classes) {
-        if class.class == "unknown" {
+        if class.class == gnfc_data::class::UNKNOWN {
             by_key
                 .entry(triage::group_key(&row.text.kept))
                 .or_default()
@@ -387,7 +387,14 @@ impl Session<'_> {
             };
             match text.parse::<Category>() {
                 Ok(c) => break c,
-                Err(e) => writeln!(out, "  {e}")?,
+                Err(_) => {
+                    let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+                    writeln!(
+                        out,
+                        "  unknown category '{text}' (one of: {})",
+                        names.join(", ")
+                    )?
+                }
             }
         };
         let description = loop {
@@ -448,7 +455,7 @@ impl Session<'_> {
         let mut effect = Effect::default();
         for ((old, new), row) in self.classes.iter().zip(&new).zip(self.rows) {
             let caught = new.class == "candidate";
-            if old.class == "unknown" {
+            if old.class == gnfc_data::class::UNKNOWN {
                 effect.unknown += 1;
                 effect.caught += usize::from(caught);
             } else if caught {
