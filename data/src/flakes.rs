@@ -27,6 +27,18 @@ pub struct NewFlake {
     pub flake_file: String,
 }
 
+/// A stored copy of a repo's tree and the flakes in it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSnapshot<'a> {
+    /// Content hash of the tree (`sha256-…`).
+    pub revision: &'a str,
+    /// Where the copy is.
+    pub source_dir: &'a str,
+    /// When the repo's own commit of this tree was made (ms since the epoch), if known.
+    pub committed_at: Option<i64>,
+    pub flakes: &'a [NewFlake],
+}
+
 /// A flake of the corpus, with what a test needs to find its source.
 #[derive(Debug, Clone, Serialize)]
 pub struct FlakeRow {
@@ -41,6 +53,9 @@ pub struct FlakeRow {
     pub flake_file: String,
     /// Immutable copy of the whole repo at `revision`.
     pub source_dir: String,
+    /// The repo's own commit time of `revision` (ms since the epoch), if known; the
+    /// snapshot first recorded keeps its time, so re-runs see the same one.
+    pub committed_at: Option<i64>,
 }
 
 impl FlakeRow {
@@ -55,7 +70,7 @@ impl FlakeRow {
 }
 
 pub(crate) const FLAKE_COLUMNS: &str = "f.id, f.repo_id, r.forge, r.owner, r.name, r.url, \
-     f.subdir, f.revision, f.flake_file, f.source_dir";
+     f.subdir, f.revision, f.flake_file, f.source_dir, f.committed_at";
 
 /// Reads the [`FLAKE_COLUMNS`] of a row, which start at column `at`.
 pub(crate) fn flake_from_row(row: &sqlx::any::AnyRow, at: usize) -> Result<FlakeRow, sqlx::Error> {
@@ -70,6 +85,7 @@ pub(crate) fn flake_from_row(row: &sqlx::any::AnyRow, at: usize) -> Result<Flake
         revision: row.try_get(at + 7)?,
         flake_file: row.try_get(at + 8)?,
         source_dir: row.try_get(at + 9)?,
+        committed_at: row.try_get(at + 10)?,
     })
 }
 
@@ -81,13 +97,10 @@ impl Db {
     pub async fn add_snapshot(
         &self,
         repo: &NewRepo,
-        revision: &str,
-        source_dir: &str,
-        flakes: &[NewFlake],
+        snapshot: &NewSnapshot<'_>,
     ) -> Result<usize, DataError> {
         let mut tx = self.pool.begin().await?;
-        let (_, added) =
-            insert_snapshot(&mut tx, repo, revision, source_dir, flakes, now_ms()).await?;
+        let (_, added) = insert_snapshot(&mut tx, repo, snapshot, now_ms()).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -125,9 +138,7 @@ impl Db {
 pub(crate) async fn insert_snapshot(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     repo: &NewRepo,
-    revision: &str,
-    source_dir: &str,
-    flakes: &[NewFlake],
+    snapshot: &NewSnapshot<'_>,
     now: i64,
 ) -> Result<(i64, usize), DataError> {
     let repo_id: i64 = sqlx::query_scalar(
@@ -145,23 +156,25 @@ pub(crate) async fn insert_snapshot(
     .bind(&repo.url)
     .bind(repo.stars)
     .bind(&repo.default_branch)
-    .bind(revision)
+    .bind(snapshot.revision)
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
     let mut added = 0;
-    for flake in flakes {
+    for flake in snapshot.flakes {
         let result = sqlx::query(
-            "INSERT INTO flakes (repo_id, subdir, revision, flake_file, source_dir, added_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO flakes (repo_id, subdir, revision, flake_file, source_dir, added_at,
+                                 committed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (repo_id, subdir, revision) DO NOTHING",
         )
         .bind(repo_id)
         .bind(&flake.subdir)
-        .bind(revision)
+        .bind(snapshot.revision)
         .bind(&flake.flake_file)
-        .bind(source_dir)
+        .bind(snapshot.source_dir)
         .bind(now)
+        .bind(snapshot.committed_at)
         .execute(&mut **tx)
         .await?;
         added += usize::try_from(result.rows_affected()).unwrap_or(0);

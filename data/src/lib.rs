@@ -25,7 +25,7 @@ mod tests;
 
 pub use backend::Backend;
 pub use error::DataError;
-pub use flakes::{FlakeRow, NewFlake, NewRepo};
+pub use flakes::{FlakeRow, NewFlake, NewRepo, NewSnapshot};
 pub use model::{class, Category, Outcome, OutputStatus, Stage};
 pub use runs::{NewRun, PlannedTest, RunRow};
 pub use scan::LockfileRow;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use sqlx::Row;
 
 use crate::flakes::insert_snapshot;
-use crate::{now_ms, DataError, Db, NewFlake, NewRepo};
+use crate::{now_ms, DataError, Db, NewRepo, NewSnapshot};
 
 /// One flake file a source reported.
 #[derive(Debug, Clone)]
@@ -240,13 +240,10 @@ impl Db {
         &self,
         repo: &NewRepo,
         commit: &str,
-        revision: &str,
-        source_dir: &str,
-        flakes: &[NewFlake],
+        snapshot: &NewSnapshot<'_>,
     ) -> Result<usize, DataError> {
         let mut tx = self.pool.begin().await?;
-        let (repo_id, added) =
-            insert_snapshot(&mut tx, repo, revision, source_dir, flakes, now_ms()).await?;
+        let (repo_id, added) = insert_snapshot(&mut tx, repo, snapshot, now_ms()).await?;
         sqlx::query(
             "UPDATE repos SET head_commit = $1, fetched_at = $2, fetch_error = NULL WHERE id = $3",
         )

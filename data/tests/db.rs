@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use gnfc_data::{
     Backend, ClassUpdate, Classification, ComboCount, DataError, Db, FlakeRow, FoundFlake,
-    NewFlake, NewRepo, NewRun, Outcome, OutputRecord, OutputStatus, PlannedTest, Stage,
-    StderrRecord, TestRecord,
+    NewFlake, NewRepo, NewRun, NewSnapshot, Outcome, OutputRecord, OutputStatus, PlannedTest,
+    Stage, StderrRecord, TestRecord,
 };
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
@@ -197,6 +197,16 @@ fn flake(subdir: &str) -> NewFlake {
     }
 }
 
+/// A snapshot whose commit time is not known.
+fn snapshot<'a>(revision: &'a str, source_dir: &'a str, flakes: &'a [NewFlake]) -> NewSnapshot<'a> {
+    NewSnapshot {
+        revision,
+        source_dir,
+        committed_at: None,
+        flakes,
+    }
+}
+
 fn class(id: &str, category: &str, detail: Option<&str>) -> Classification {
     Classification {
         class: id.to_owned(),
@@ -242,17 +252,16 @@ fn stderr(stage: Stage, attr: &str, kept: &[u8], total: u64) -> StderrRecord {
 
 /// Two repos, three flakes; returns the corpus.
 async fn corpus(db: &Db) -> Vec<FlakeRow> {
+    let flakes = [flake(""), flake("sub")];
+    db.add_snapshot(&repo("a"), &snapshot("sha256-a1", "/store/a1", &flakes))
+        .await
+        .unwrap();
     db.add_snapshot(
-        &repo("a"),
-        "sha256-a1",
-        "/store/a1",
-        &[flake(""), flake("sub")],
+        &repo("b"),
+        &snapshot("sha256-b1", "/store/b1", &[flake("")]),
     )
     .await
     .unwrap();
-    db.add_snapshot(&repo("b"), "sha256-b1", "/store/b1", &[flake("")])
-        .await
-        .unwrap();
     db.corpus().await.unwrap()
 }
 
@@ -279,15 +288,17 @@ async fn planned_run(db: &Db, name: &str, flakes: &[FlakeRow]) -> (i64, Vec<Plan
 async fn snapshots_are_added_once(t: &TestDb) {
     let db = &t.db;
     let flakes = [flake(""), flake("sub"), flake("dir with space/ä!")];
-    let first = db
-        .add_snapshot(&repo("a"), "sha256-r1", "/store/r1", &flakes)
-        .await
-        .unwrap();
+    let committed = NewSnapshot {
+        committed_at: Some(1_600_000_000_000),
+        ..snapshot("sha256-r1", "/store/r1", &flakes)
+    };
+    let first = db.add_snapshot(&repo("a"), &committed).await.unwrap();
     assert_eq!(first, 3);
-    let again = db
-        .add_snapshot(&repo("a"), "sha256-r1", "/store/r1", &flakes)
-        .await
-        .unwrap();
+    let later = NewSnapshot {
+        committed_at: Some(1_700_000_000_000),
+        ..committed
+    };
+    let again = db.add_snapshot(&repo("a"), &later).await.unwrap();
     assert_eq!(again, 0, "the same snapshot again adds nothing");
     let corpus = db.corpus().await.unwrap();
     assert_eq!(corpus.len(), 3, "{corpus:?}");
@@ -303,18 +314,24 @@ async fn snapshots_are_added_once(t: &TestDb) {
         assert_eq!(f.source_dir, "/store/r1");
         assert_eq!(f.url, "file:///corpus/a");
         assert_eq!(f.forge, "local");
+        // The first recording's commit time stays: a re-run sees the time its run saw.
+        assert_eq!(f.committed_at, Some(1_600_000_000_000));
     }
 
     // A new revision of the same repo (same URL) replaces it in the corpus; the old flakes
     // stay stored for the runs that used them.
     let newer = db
-        .add_snapshot(&repo("a"), "sha256-r2", "/store/r2", &[flake("")])
+        .add_snapshot(
+            &repo("a"),
+            &snapshot("sha256-r2", "/store/r2", &[flake("")]),
+        )
         .await
         .unwrap();
     assert_eq!(newer, 1);
     let corpus = db.corpus().await.unwrap();
     assert_eq!(corpus.len(), 1);
     assert_eq!(corpus[0].revision, "sha256-r2");
+    assert_eq!(corpus[0].committed_at, None);
     assert_eq!(t.count("SELECT COUNT(*) FROM repos").await, 1);
     assert_eq!(t.count("SELECT COUNT(*) FROM flakes").await, 4);
 }
@@ -853,7 +870,7 @@ async fn sqlite_damaged_database_is_reported_and_left_untouched() {
     let url = format!("sqlite://{}", path.display());
     {
         let db = Db::open(&url).await.unwrap();
-        db.add_snapshot(&repo("a"), "sha256-a", "/s/a", &[flake("")])
+        db.add_snapshot(&repo("a"), &snapshot("sha256-a", "/s/a", &[flake("")]))
             .await
             .unwrap();
         db.close().await;
@@ -1015,9 +1032,7 @@ async fn fetches_record_commit_or_failure(t: &TestDb) {
         .record_fetch(
             &repos[0].repo,
             "c0ffee",
-            "sha256-x",
-            "/store/x",
-            &[flake(""), flake("sub")],
+            &snapshot("sha256-x", "/store/x", &[flake(""), flake("sub")]),
         )
         .await
         .unwrap();

@@ -285,6 +285,26 @@ pub enum ForgeCommand {
         #[arg(long, value_name = "ADDR")]
         tls_listen: Option<std::net::SocketAddr>,
     },
+    /// Add real repositories (git clones, bare repositories, git bundles) to the mirror with
+    /// their whole history: every branch (a clone's remote-tracking ones too) and tag
+    Add {
+        /// Clones, bare repositories or bundles; each is named owner/name after its last two
+        /// path components, or after an `owner+name[.git|.bundle]` last component
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The name of the one PATH: [github:|gitlab:|sourcehut:]owner/name
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+        /// Also add the flakes of each repository's default branch to the corpus
+        #[arg(long)]
+        corpus: bool,
+        /// Replace a repository the mirror already holds under the name
+        #[arg(long)]
+        replace: bool,
+        /// The mirror directory [default: proxy.mirror]
+        #[arg(long, value_name = "DIR")]
+        mirror: Option<PathBuf>,
+    },
     /// Turn source directories FROM/owner/repo/... into bare repositories TO/owner/repo.git
     /// with one deterministic commit each (fixed author, date and message)
     Init {

@@ -204,7 +204,8 @@ impl Test<'_> {
 
     /// Applies the resolver's lockfile policy and commits the copy into a fresh git tree, so
     /// that Nix sees the repo as a user's checkout: relative `path:` inputs between flakes of
-    /// one repo resolve, and untracked junk does not leak in.
+    /// one repo resolve, and untracked junk does not leak in. The commit is the same for the
+    /// same tree in every test and run (see [`commit_script`]).
     async fn prepare(&mut self, sandbox: &dyn Sandbox) -> Result<String, Stop> {
         let lock_path = self.subdir_path("flake.lock");
         let io_error = |this: &mut Self, e: gnfc_containers::ExecError| {
@@ -238,12 +239,8 @@ impl Test<'_> {
         }
         // One command, not three: in a container every command is an exec, which costs a
         // round trip to podman.
-        let command = Command::new("sh").args([
-            "-c",
-            "set -e; g() { git -c user.name=gnfc -c user.email=gnfc@localhost \"$@\"; }; \
-             g init --quiet; g add --all --force; \
-             g commit --quiet --no-gpg-sign --allow-empty -m source",
-        ]);
+        let script = commit_script(self.spec.flake.committed_at);
+        let command = Command::new("sh").args(["-c", script.as_str()]);
         let out = self.exec(sandbox, Stage::Prepare, "", &command).await?;
         if !out.exit.success() {
             let message = format!(
@@ -402,6 +399,27 @@ impl Test<'_> {
     }
 }
 
+/// The source commit's time when the repo's own is not known: 2024-01-01T00:00:00Z, the date
+/// `gnfc forge init` commits with too.
+const FALLBACK_COMMIT_SECS: i64 = 1_704_067_200;
+
+/// The shell commands that make the source copy one git commit, the same commit for the same
+/// tree whenever and wherever they run: fixed identity and message, no parent, no system git
+/// configuration, and the repo's own commit time (else [`FALLBACK_COMMIT_SECS`]). Otherwise
+/// `self.rev`, `self.lastModified` and `self.lastModifiedDate` would follow the wall clock,
+/// and a flake that puts them in a derivation would diverge between tests for gnfc's sake.
+fn commit_script(committed_at_ms: Option<i64>) -> String {
+    let secs = committed_at_ms.map_or(FALLBACK_COMMIT_SECS, |ms| ms.div_euclid(1000));
+    format!(
+        "set -e; export GIT_CONFIG_NOSYSTEM=1 \
+         GIT_AUTHOR_NAME=gnfc GIT_AUTHOR_EMAIL=gnfc@localhost \
+         GIT_COMMITTER_NAME=gnfc GIT_COMMITTER_EMAIL=gnfc@localhost \
+         GIT_AUTHOR_DATE='@{secs} +0000' GIT_COMMITTER_DATE='@{secs} +0000'; \
+         git init --quiet; git add --all --force; \
+         git commit --quiet --no-gpg-sign --allow-empty -m source"
+    )
+}
+
 /// `git+file:///path?dir=sub`, percent-encoding both so spaces, `!` and unicode in a repo's
 /// directory names reach Nix intact.
 fn flake_ref(source_dir: &str, subdir: &str) -> String {
@@ -483,6 +501,38 @@ fn millis(d: Duration) -> i64 {
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    /// Runs the commit script in a fresh copy of one small tree; returns `rev commit-time`.
+    fn commit_in_fresh_tree(committed_at_ms: Option<i64>) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("flake.nix"), "{ outputs = _: { }; }\n").unwrap();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(args[0])
+                .args(&args[1..])
+                .current_dir(dir.path())
+                .env("HOME", dir.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}: {out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        run(&["sh", "-c", &commit_script(committed_at_ms)]);
+        run(&["git", "log", "-1", "--format=%H %ct"])
+            .trim()
+            .to_owned()
+    }
+
+    #[test]
+    fn the_source_commit_depends_on_the_tree_and_commit_time_only() {
+        let fallback = commit_in_fresh_tree(None);
+        assert!(fallback.ends_with(" 1704067200"), "{fallback}");
+        // A second later on the clock, another directory: the same commit.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(commit_in_fresh_tree(None), fallback);
+        let own = commit_in_fresh_tree(Some(1_600_000_000_999));
+        assert!(own.ends_with(" 1600000000"), "{own}");
+        assert_ne!(own[..40], fallback[..40]);
+    }
 
     #[test]
     fn flake_refs_encode_odd_directories() {

@@ -57,7 +57,10 @@ use tokio::task::JoinHandle;
 pub use archive::{export_cache, import_cache, ArchiveError, ArchiveSummary};
 pub use config::{MirrorConfig, Mode, ParseModeError, ProxyConfig, RateLimitPolicy, UpstreamKind};
 pub use error::{ProxyError, Result, OFFLINE_MISS_STATUS};
-pub use mirror::{init_mirror, serve_forge, ForgeServer, InitError, InitedRepo};
+pub use mirror::{
+    add_to_mirror, init_mirror, serve_forge, AddError, AddedRepo, ForgeServer, InitError,
+    InitedRepo, RepoName,
+};
 pub use stats::{CacheStats, HostStats};
 
 use handler::{stopped, Ctx, Shared};

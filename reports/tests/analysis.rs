@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use gnfc_data::{
-    Classification, Db, NewFlake, NewRepo, NewRun, OutputRecord, OutputStatus, PlannedTest,
-    TestRecord,
+    Classification, Db, NewFlake, NewRepo, NewRun, NewSnapshot, OutputRecord, OutputStatus,
+    PlannedTest, TestRecord,
 };
 use gnfc_reports::{compare_pair, Comparison, PairSide, RunData};
 
@@ -87,9 +87,13 @@ async fn partial_outputs_drv_paths_locks_and_flaky() {
             flake_file: "flake.nix".into(),
         })
         .collect();
-    db.add_snapshot(&repo, "rev", "/src", &flakes)
-        .await
-        .unwrap();
+    let snapshot = NewSnapshot {
+        revision: "rev",
+        source_dir: "/src",
+        committed_at: None,
+        flakes: &flakes,
+    };
+    db.add_snapshot(&repo, &snapshot).await.unwrap();
     let corpus = db.corpus().await.unwrap();
     let mut plan = Vec::new();
     for f in &corpus {

@@ -23,7 +23,7 @@ mod sse;
 pub use error::ScrapeError;
 pub use found::{from_list_line, from_repository_name, Forge, Found};
 pub use http::{Http, HttpOptions};
-pub use local::{discover_local, LocalRepo};
+pub use local::{discover_local, head_commit_time, LocalRepo};
 pub use scrape::{scrape, ScrapeReport};
 pub use source::{Page, Progress, SharedProgress, Silent, Source};
 pub use source_store::{FlakeProblem, ImportError, Snapshot, SourceStore};

@@ -11,6 +11,9 @@ pub struct LocalRepo {
     /// The parent directory's name: `corpus` for `corpus/follows-empty`.
     pub owner: String,
     pub name: String,
+    /// When the checkout's `HEAD` was committed (ms since the epoch); `None` for a plain
+    /// directory, or a checkout without commits.
+    pub committed_at: Option<i64>,
 }
 
 /// Whether `dir` is itself a repo: a git checkout, or a directory with a flake at its root.
@@ -77,9 +80,71 @@ fn local_repo(path: PathBuf) -> LocalRepo {
         p.and_then(Path::file_name)
             .map_or_else(|| "root".to_owned(), |n| n.to_string_lossy().into_owned())
     };
+    // Only a checkout's own root has a commit time: a directory inside some other checkout
+    // (as corpus/ is inside gnfc's) must not take that repo's latest commit as its own.
+    let committed_at = path
+        .join(".git")
+        .exists()
+        .then(|| head_commit_time(&path))
+        .flatten();
     LocalRepo {
         owner: name_of(path.parent()),
         name: name_of(Some(&path)),
+        committed_at,
         path,
+    }
+}
+
+/// When `HEAD` of the git repository at `dir` (a checkout or a bare repository) was
+/// committed, in ms since the epoch; `None` when git cannot tell (no commits, not a repo).
+pub fn head_commit_time(dir: &Path) -> Option<i64> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["log", "-1", "--format=%ct", "HEAD", "--"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let secs: i64 = std::str::from_utf8(&out.stdout).ok()?.trim().parse().ok()?;
+    out.status.success().then(|| secs.saturating_mul(1000))
+}
+
+#[cfg(test)]
+mod unit {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_checkout_has_its_head_commit_time_and_a_directory_inside_one_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkout = dir.path().join("owner/repo");
+        std::fs::create_dir_all(checkout.join("sub")).unwrap();
+        std::fs::write(checkout.join("sub/flake.nix"), "{ outputs = _: { }; }\n").unwrap();
+        let git = |args: &[&str]| {
+            let status = std::process::Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .current_dir(&checkout)
+                .env("GIT_COMMITTER_DATE", "@1600000000 +0200")
+                .status()
+                .unwrap();
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        let repos = discover_local(&checkout, false).unwrap();
+        assert_eq!(repos[0].committed_at, None, "no commit yet");
+        git(&["add", "."]);
+        git(&["commit", "-q", "-m", "one"]);
+        let repos = discover_local(&checkout, false).unwrap();
+        assert_eq!(
+            (repos[0].owner.as_str(), repos[0].name.as_str()),
+            ("owner", "repo")
+        );
+        assert_eq!(repos[0].committed_at, Some(1_600_000_000_000));
+        let inside = discover_local(&checkout.join("sub"), false).unwrap();
+        assert_eq!(inside[0].committed_at, None);
     }
 }

@@ -172,6 +172,11 @@ async fn tarballs_from_each_forge_give_every_flake_and_nothing_escapes() {
     );
     assert!(labels.contains(&"user/hut/nix".to_owned()), "{labels:?}");
     assert_eq!(corpus.len(), 6);
+    // GitHub's and GitLab's APIs say when the head was committed; dumb HTTP does not.
+    for f in &corpus {
+        let expected = (f.forge != "sourcehut").then_some(1_680_667_628_000);
+        assert_eq!(f.committed_at, expected, "{}", f.label());
+    }
     // Snapshots hold the tree itself, not the forge's top directory.
     let multi = corpus.iter().find(|f| f.name == "multi").unwrap();
     assert!(Path::new(&multi.source_dir).join("README.md").is_file());
@@ -338,6 +343,7 @@ async fn git_method_clones_shallow_and_records_the_commit() {
             ])
             .args(args)
             .current_dir(&origin)
+            .env("GIT_COMMITTER_DATE", "@1600000000 +0000")
             .status()
             .unwrap();
         assert!(status.success(), "git {args:?}");
@@ -365,4 +371,6 @@ async fn git_method_clones_shallow_and_records_the_commit() {
     assert_eq!(fetched.flakes, 2);
     let corpus = env.db.corpus().await.unwrap();
     assert!(!Path::new(&corpus[0].source_dir).join(".git").exists());
+    // The clone says when its head was committed.
+    assert_eq!(corpus[0].committed_at, Some(1_600_000_000_000));
 }

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use gnfc_data::NewRepo;
-use gnfc_scrapers::{discover_local, SourceStore};
+use gnfc_data::{Db, NewRepo, NewSnapshot};
+use gnfc_scrapers::{discover_local, ImportError, Snapshot, SourceStore};
 
 use super::{pick_run, Context};
 use crate::conformance;
@@ -35,11 +35,7 @@ pub async fn add(
         // A PATH that yields no flake at all is an error, not a warning: nothing was added.
         let (failures_before, mut flakes_found, mut skipped) = (failures, 0, Vec::new());
         for repo in repos {
-            // Snapshotting reads the whole tree: keep it off the async workers.
-            let repo_path = repo.path.clone();
-            let store = store.clone();
-            let snapshot = tokio::task::spawn_blocking(move || store.import(&repo_path)).await?;
-            let snapshot = match snapshot {
+            let snapshot = match snapshot(&store, &repo.path).await? {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("error: {}: {e}", repo.path.display());
@@ -47,17 +43,6 @@ pub async fn add(
                     continue;
                 }
             };
-            for problem in &snapshot.problems {
-                eprintln!("error: {}: {}", problem.path.display(), problem.message);
-                failures += 1;
-            }
-            if snapshot.flakes.is_empty() {
-                if snapshot.problems.is_empty() {
-                    skipped.push(repo.path.clone());
-                }
-                continue;
-            }
-            flakes_found += snapshot.flakes.len();
             let new_repo = NewRepo {
                 forge: "local".to_owned(),
                 owner: repo.owner.clone(),
@@ -66,27 +51,17 @@ pub async fn add(
                 stars: None,
                 default_branch: None,
             };
-            let flakes = snapshot.new_flakes();
-            let added = db
-                .add_snapshot(
-                    &new_repo,
-                    &snapshot.revision,
-                    &snapshot.dir.to_string_lossy(),
-                    &flakes,
-                )
-                .await?;
-            flakes_total += flakes.len();
-            flakes_new += added;
-            if !ctx.quiet {
-                println!(
-                    "{}/{}: {} flake{} ({} new)",
-                    repo.owner,
-                    repo.name,
-                    flakes.len(),
-                    if flakes.len() == 1 { "" } else { "s" },
-                    added
-                );
+            let added = record(ctx, &db, &new_repo, &snapshot, repo.committed_at).await?;
+            failures += added.problems;
+            if added.flakes == 0 {
+                if added.problems == 0 {
+                    skipped.push(repo.path.clone());
+                }
+                continue;
             }
+            flakes_found += added.flakes;
+            flakes_total += added.flakes;
+            flakes_new += added.new;
         }
         if flakes_found == 0 && failures == failures_before {
             let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
@@ -112,6 +87,68 @@ pub async fn add(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What recording one repo tree in the corpus did.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Recorded {
+    pub flakes: usize,
+    /// Flakes not known before.
+    pub new: usize,
+    /// Flake files refused (each printed).
+    pub problems: usize,
+}
+
+/// Copies `tree` into the source store; the outer error is gnfc's, the inner the tree's.
+pub(super) async fn snapshot(
+    store: &SourceStore,
+    tree: &Path,
+) -> anyhow::Result<Result<Snapshot, ImportError>> {
+    // Snapshotting reads the whole tree: keep it off the async workers.
+    let (store, tree) = (store.clone(), tree.to_owned());
+    Ok(tokio::task::spawn_blocking(move || store.import(&tree)).await?)
+}
+
+/// Records the flakes of `snapshot` (none: nothing is recorded) as `repo`'s current
+/// snapshot, committed at `committed_at` (ms) when the repo says; prints each refused flake
+/// file, and unless quiet a line for the repo.
+pub(super) async fn record(
+    ctx: &Context,
+    db: &Db,
+    repo: &NewRepo,
+    snapshot: &Snapshot,
+    committed_at: Option<i64>,
+) -> anyhow::Result<Recorded> {
+    for problem in &snapshot.problems {
+        eprintln!("error: {}: {}", problem.path.display(), problem.message);
+    }
+    let flakes = snapshot.new_flakes();
+    let mut recorded = Recorded {
+        flakes: flakes.len(),
+        new: 0,
+        problems: snapshot.problems.len(),
+    };
+    if flakes.is_empty() {
+        return Ok(recorded);
+    }
+    let new_snapshot = NewSnapshot {
+        revision: &snapshot.revision,
+        source_dir: &snapshot.dir.to_string_lossy(),
+        committed_at,
+        flakes: &flakes,
+    };
+    recorded.new = db.add_snapshot(repo, &new_snapshot).await?;
+    if !ctx.quiet {
+        println!(
+            "{}/{}: {} flake{} ({} new)",
+            repo.owner,
+            repo.name,
+            flakes.len(),
+            if flakes.len() == 1 { "" } else { "s" },
+            recorded.new
+        );
+    }
+    Ok(recorded)
 }
 
 /// Reads a list file: one directory per line, relative to the list's own directory.

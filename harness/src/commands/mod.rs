@@ -123,6 +123,21 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tls_listen,
         }) => forge::serve(&ctx, &mirror, listen, tls_listen).await,
         Command::Forge(ForgeCommand::Init { from, to }) => forge::init(&ctx, &from, &to).await,
+        Command::Forge(ForgeCommand::Add {
+            paths,
+            as_name,
+            corpus,
+            replace,
+            mirror,
+        }) => {
+            let options = forge::AddOptions {
+                as_name,
+                corpus,
+                replace,
+                mirror,
+            };
+            forge::add(&ctx, &paths, options).await
+        }
         Command::Scrape(command) => scrape::scrape(&ctx, command).await,
         Command::Fetch(args) => fetch::fetch(&ctx, args).await,
     }

@@ -58,7 +58,7 @@ pub(crate) fn git(git_dir: Option<&Path>) -> Command {
     cmd
 }
 
-/// Runs a git command to completion and returns its stdout.
+/// Runs a git command, with `args` added, to completion and returns its stdout.
 pub(crate) async fn output(mut cmd: Command, args: &[&str]) -> Result<Vec<u8>, GitError> {
     let out = cmd
         .args(args)
@@ -70,8 +70,14 @@ pub(crate) async fn output(mut cmd: Command, args: &[&str]) -> Result<Vec<u8>, G
     if out.status.success() {
         Ok(out.stdout)
     } else {
+        // Every argument, those set on `cmd` before too: which repository failed matters.
+        let all: Vec<String> = cmd
+            .as_std()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         Err(GitError::Failed {
-            args: args.join(" "),
+            args: all.join(" "),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         })
     }

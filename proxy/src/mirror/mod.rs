@@ -3,10 +3,12 @@
 //! evaluate with no network at all.
 //!
 //! Repositories live at `DIR/owner/repo.git` or `DIR/owner+repo` (SourceHut owners keep
-//! their `~`). One directory serves every forge: `github:o/r`, `gitlab:o/r` and
-//! `sourcehut:~o/r` all look for `o/r`. Requests for other hosts, or for repositories the
+//! their `~`); `gnfc forge init` makes them from plain trees, `gnfc forge add` from real
+//! repositories with their history. One directory serves every forge: `github:o/r`,
+//! `gitlab:o/r` and `sourcehut:~o/r` all look for `o/r`. Requests for other hosts, or for repositories the
 //! directory does not hold, are not the mirror's: the proxy passes them to its next upstream.
 
+mod add;
 mod git;
 mod init;
 mod registry;
@@ -29,11 +31,13 @@ use crate::body::ProxyBody;
 use crate::config::MirrorConfig;
 use crate::upstream::error_chain;
 
+pub use add::{add_to_mirror, AddError, AddedRepo};
 pub use init::{init_mirror, InitError, InitedRepo};
+pub use routes::RepoName;
 pub use serve::{serve_forge, ForgeServer};
 
 use git::{GitError, Repo};
-use routes::{Prefix, RepoName, Route};
+use routes::{Prefix, Route};
 
 /// Buffer of the in-memory connection between the proxy and the mirror.
 const PIPE_BYTES: usize = 256 * 1024;
@@ -66,14 +70,7 @@ impl Mirror {
     }
 
     fn find(&self, name: &RepoName) -> Option<Repo> {
-        let owner = self.dir.join(&name.owner);
-        [
-            owner.join(format!("{}.git", name.repo)),
-            self.dir.join(format!("{}+{}", name.owner, name.repo)),
-        ]
-        .into_iter()
-        .find(|p| p.join("HEAD").is_file())
-        .map(|path| Repo { path })
+        held(&self.dir, name).next().map(|path| Repo { path })
     }
 
     /// The mirror's answer to a request, or `None` when it is not the mirror's (unknown
@@ -122,7 +119,7 @@ impl Mirror {
                 "message": "Not Found",
                 "gnfc": format!(
                     "the mirror in {} holds no repository for https://{host}{path}; \
-                     create it with `gnfc forge init`",
+                     add it with `gnfc forge add` or `gnfc forge init`",
                     self.dir.display()
                 ),
             }),
@@ -157,6 +154,21 @@ impl Mirror {
             ),
         }
     }
+}
+
+/// Where `dir` may hold `name`, in the order looked at: `owner/repo.git`, then `owner+repo`.
+fn layouts(dir: &Path, name: &RepoName) -> [PathBuf; 2] {
+    [
+        dir.join(&name.owner).join(format!("{}.git", name.repo)),
+        dir.join(format!("{}+{}", name.owner, name.repo)),
+    ]
+}
+
+/// The repositories `dir` holds under `name` (those [`layouts`] with a `HEAD`).
+fn held(dir: &Path, name: &RepoName) -> impl Iterator<Item = PathBuf> {
+    layouts(dir, name)
+        .into_iter()
+        .filter(|p| p.join("HEAD").is_file())
 }
 
 async fn repo_answer(route: Route, repo: &Repo) -> Result<Response<ProxyBody>, GitError> {

@@ -71,15 +71,26 @@ impl Route {
     }
 }
 
-/// `owner/repo`, each part checked to be a single path segment.
+/// A repository's name in the mirror, `owner/repo`, each part checked to be a single path
+/// segment (letters, digits and `-_.~+`; never `.` or `..`), so it is safe as a directory
+/// name and in a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RepoName {
+pub struct RepoName {
     pub(crate) owner: String,
     pub(crate) repo: String,
 }
 
 impl RepoName {
-    fn new(owner: &str, repo: &str) -> Option<Self> {
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    pub fn repo(&self) -> &str {
+        &self.repo
+    }
+
+    /// `None` when either part is not one safe path segment.
+    pub fn new(owner: &str, repo: &str) -> Option<Self> {
         let ok = |s: &str| {
             !s.is_empty()
                 && s != "."
@@ -91,6 +102,21 @@ impl RepoName {
             owner: owner.to_owned(),
             repo: repo.to_owned(),
         })
+    }
+}
+
+impl std::str::FromStr for RepoName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.split_once('/')
+            .and_then(|(owner, repo)| RepoName::new(owner, repo))
+            .ok_or_else(|| {
+                format!(
+                    "'{text}' is not a mirror repository name: give owner/name, two parts \
+                     of letters, digits and -_.~+ (not . or ..) and no other slash"
+                )
+            })
     }
 }
 

@@ -16,14 +16,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use gnfc_data::{Db, RepoToFetch};
+use gnfc_data::{Db, NewSnapshot, RepoToFetch};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use forge::ForgeUrls;
 use forge::HeadLookup;
 
-use crate::{FlakeProblem, Http, HttpOptions, ScrapeError, SharedProgress, SourceStore};
+use crate::{
+    head_commit_time, FlakeProblem, Http, HttpOptions, ScrapeError, SharedProgress, SourceStore,
+};
 
 /// Why a repo could not be fetched; [`FetchError::reason`] groups them for the summary.
 #[derive(Debug, thiserror::Error)]
@@ -198,10 +200,11 @@ impl Fetcher {
             FetchMethod::Tarball => self.options.forges.head(r, "HEAD"),
             FetchMethod::Git => None,
         };
-        let commit = match lookup {
+        let (commit, committed_at) = match lookup {
             Some(lookup) => {
-                let commit = match pinned {
-                    Some(c) => c,
+                // A pinned commit's date is not asked for: its time is left unknown.
+                let (commit, committed_at) = match pinned {
+                    Some(c) => (c, None),
                     None => self.head(&lookup).await?,
                 };
                 let url = self
@@ -218,7 +221,7 @@ impl Fetcher {
                 })
                 .await
                 .map_err(|e| FetchError::Store(e.to_string()))??;
-                commit
+                (commit, committed_at)
             }
             None => {
                 let url = self.options.forges.clone_url(r);
@@ -227,7 +230,12 @@ impl Fetcher {
                     ca_file: self.options.http.ca_file.as_deref(),
                 };
                 let _permit = self.host_permit(&url).await;
-                git::shallow_clone(&url, pinned.as_deref(), &tree, &network).await?
+                let commit = git::shallow_clone(&url, pinned.as_deref(), &tree, &network).await?;
+                let checkout = tree.clone();
+                let committed_at = tokio::task::spawn_blocking(move || head_commit_time(&checkout))
+                    .await
+                    .map_err(|e| FetchError::Store(e.to_string()))?;
+                (commit, committed_at)
             }
         };
         let store = self.store.clone();
@@ -243,9 +251,12 @@ impl Fetcher {
             .record_fetch(
                 r,
                 &commit,
-                &snapshot.revision,
-                &snapshot.dir.to_string_lossy(),
-                &flakes,
+                &NewSnapshot {
+                    revision: &snapshot.revision,
+                    source_dir: &snapshot.dir.to_string_lossy(),
+                    committed_at,
+                    flakes: &flakes,
+                },
             )
             .await
             .map_err(|e| FetchError::Store(e.to_string()))?;
@@ -290,22 +301,33 @@ impl Fetcher {
             .map_err(|e| FetchError::Network(crate::http::transport(url, &e).to_string()))
     }
 
-    /// The commit at the head of the default branch.
-    async fn head(&self, lookup: &HeadLookup) -> Result<String, FetchError> {
-        let commit = match lookup {
+    /// The commit at the head of the default branch, with its commit time (ms since the
+    /// epoch) when the forge's API reports it (GitHub and GitLab do, dumb HTTP does not).
+    async fn head(&self, lookup: &HeadLookup) -> Result<(String, Option<i64>), FetchError> {
+        let (commit, committed_at) = match lookup {
             HeadLookup::GithubJson(url) => {
                 let text = self.get_text(url, "application/vnd.github+json").await?;
-                serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
+                let json = serde_json::from_str::<serde_json::Value>(&text).ok();
+                let commit = json
+                    .as_ref()
                     .and_then(|v| v.get("sha")?.as_str().map(str::to_owned))
-                    .ok_or_else(|| FetchError::Head(format!("{url} gave no `sha`")))?
+                    .ok_or_else(|| FetchError::Head(format!("{url} gave no `sha`")))?;
+                let date = json
+                    .as_ref()
+                    .and_then(|v| v.pointer("/commit/committer/date"));
+                (commit, date.and_then(json_time))
             }
             HeadLookup::GitlabJson(url) => {
                 let text = self.get_text(url, "application/json").await?;
-                serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|v| v.get(0)?.get("id")?.as_str().map(str::to_owned))
-                    .ok_or_else(|| FetchError::Head(format!("{url} gave no commit `id`")))?
+                let json = serde_json::from_str::<serde_json::Value>(&text).ok();
+                let first = json.as_ref().and_then(|v| v.get(0));
+                let commit = first
+                    .and_then(|c| c.get("id")?.as_str().map(str::to_owned))
+                    .ok_or_else(|| FetchError::Head(format!("{url} gave no commit `id`")))?;
+                (
+                    commit,
+                    first.and_then(|c| json_time(c.get("committed_date")?)),
+                )
             }
             HeadLookup::DumbHttp { head, refs } => {
                 let head_text = self.get_text(head, "text/plain").await?;
@@ -315,17 +337,18 @@ impl Fetcher {
                     .ok_or_else(|| FetchError::Head(format!("{head} names no ref")))?
                     .to_owned();
                 let refs_text = self.get_text(refs, "text/plain").await?;
-                refs_text
+                let commit = refs_text
                     .lines()
                     .filter_map(|l| l.split_once('\t'))
                     .find(|(_, r)| *r == reference)
                     .map(|(c, _)| c.to_owned())
-                    .ok_or_else(|| FetchError::Head(format!("{refs} lacks {reference}")))?
+                    .ok_or_else(|| FetchError::Head(format!("{refs} lacks {reference}")))?;
+                (commit, None)
             }
         };
         // The commit goes into a URL: only a hash is accepted.
         if matches!(commit.len(), 40 | 64) && commit.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(commit)
+            Ok((commit, committed_at))
         } else {
             Err(FetchError::Head(format!("'{commit}' is not a commit hash")))
         }
@@ -358,4 +381,15 @@ impl Fetcher {
         }
         file.flush().await.map_err(io)
     }
+}
+
+/// An RFC 3339 date from a forge's JSON (`2024-01-01T00:00:00Z`, `…+01:00`) in ms since the
+/// epoch; a missing or odd date is an unknown time, never a failed fetch.
+fn json_time(value: &serde_json::Value) -> Option<i64> {
+    let date = time::OffsetDateTime::parse(
+        value.as_str()?,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()?;
+    i64::try_from(date.unix_timestamp_nanos() / 1_000_000).ok()
 }
