@@ -8,43 +8,17 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{gnfc, gnfc_ok, text, GNFC};
 use gnfc_scrapers::{Http, HttpOptions, Silent};
 
-const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+mod common;
 
 /// The upstream head's commit time, 2022-02-02T00:00:00Z, in ms.
 const HEAD_TIME_MS: i64 = 1_643_760_000_000;
-
-fn gnfc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(GNFC)
-        .current_dir(dir)
-        .env_remove("GNFC_DB")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn gnfc_ok(dir: &Path, args: &[&str]) -> String {
-    let out = gnfc(dir, args);
-    assert!(
-        out.status.success(),
-        "gnfc {args:?} failed:\n{}",
-        text(&out)
-    );
-    text(&out)
-}
 
 /// Runs git in `dir`; what it commits is dated `date` when given.
 fn git(dir: &Path, args: &[&str], date: Option<&str>) -> String {

@@ -5,27 +5,10 @@
 // Test helpers panic on anything unexpected: that is how a test fails.
 #![allow(clippy::unwrap_used)]
 
+use common::gnfc_ok;
 use std::path::Path;
-use std::process::Command;
 
-const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
-
-/// Runs gnfc in `dir` and returns its stdout, failing on a non-zero exit.
-fn gnfc(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(GNFC)
-        .current_dir(dir)
-        .env_remove("GNFC_DB")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "gnfc {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
 
 /// Writes the upstream's one file and makes (or moves) its mirror repository; returns the
 /// revision `main` now points at.
@@ -33,7 +16,7 @@ fn push(dir: &Path, text: &str) -> String {
     let repo = dir.join("upstream/gnfc-test/moving");
     std::fs::create_dir_all(&repo).unwrap();
     std::fs::write(repo.join("data.txt"), text).unwrap();
-    let out = gnfc(
+    let out = gnfc_ok(
         dir,
         &[
             "forge",
@@ -53,7 +36,7 @@ fn push(dir: &Path, text: &str) -> String {
 
 /// The drvPath the run's one output evaluated to (its name holds the locked revision).
 fn drv_path(dir: &Path, run: &str) -> String {
-    let report = gnfc(dir, &["report", "--run", run, "--format", "json"]);
+    let report = gnfc_ok(dir, &["report", "--run", run, "--format", "json"]);
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     let test = &report["tests"][0];
     assert_eq!(test["outcome"], "pass", "{test}");
@@ -86,10 +69,10 @@ fn a_new_run_locks_the_branch_head_of_today() {
 "#,
     )
     .unwrap();
-    gnfc(dir, &["--quiet", "corpus", "add", "consumer"]);
+    gnfc_ok(dir, &["--quiet", "corpus", "add", "consumer"]);
 
     let yesterday = push(dir, "yesterday\n");
-    gnfc(dir, &["--quiet", "run", "--name", "night-1"]);
+    gnfc_ok(dir, &["--quiet", "run", "--name", "night-1"]);
     let first = drv_path(dir, "night-1");
     assert!(
         first.ends_with(&format!("-locked-{yesterday}.drv")),
@@ -98,7 +81,7 @@ fn a_new_run_locks_the_branch_head_of_today() {
 
     let today = push(dir, "today\n");
     assert_ne!(today, yesterday);
-    gnfc(dir, &["--quiet", "run", "--name", "night-2"]);
+    gnfc_ok(dir, &["--quiet", "run", "--name", "night-2"]);
     let second = drv_path(dir, "night-2");
     assert!(
         second.ends_with(&format!("-locked-{today}.drv")),

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+use common::gnfc_ok;
+
+mod common;
 
 const CONFIG: &str = r#"
 [run]
@@ -23,32 +24,18 @@ memory = "512MiB"
 pids = 256
 "#;
 
-fn gnfc(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(GNFC)
-        .current_dir(dir)
-        .env_remove("GNFC_DB")
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "gnfc {args:?}:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 #[test]
 fn hostile_flakes_are_stopped_by_their_limits_and_classified() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("gnfc.toml"), CONFIG).unwrap();
     let hostile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus-hostile");
-    gnfc(dir.path(), &["corpus", "add", hostile.to_str().unwrap()]);
+    gnfc_ok(
+        dir.path(),
+        &["--quiet", "corpus", "add", hostile.to_str().unwrap()],
+    );
 
     let started = Instant::now();
-    gnfc(dir.path(), &["run", "--name", "hostile"]);
+    gnfc_ok(dir.path(), &["--quiet", "run", "--name", "hostile"]);
     // Three tests, two at a time, none may outlive its 20 s limit by much.
     assert!(
         started.elapsed() < Duration::from_secs(90),
@@ -56,11 +43,11 @@ fn hostile_flakes_are_stopped_by_their_limits_and_classified() {
         started.elapsed()
     );
 
-    let report = gnfc(
+    let report = gnfc_ok(
         dir.path(),
-        &["report", "--run", "hostile", "--format", "json"],
+        &["--quiet", "report", "--run", "hostile", "--format", "json"],
     );
-    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     let results: BTreeMap<String, (String, String)> = report["tests"]
         .as_array()
         .unwrap()

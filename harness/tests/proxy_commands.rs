@@ -4,26 +4,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+use common::{gnfc, text};
 
-fn gnfc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(GNFC)
-        .current_dir(dir)
-        .env_remove("GNFC_DB")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+mod common;
 
 #[test]
 fn forge_init_is_deterministic_and_cache_commands_refuse_bad_input() {

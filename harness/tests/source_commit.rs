@@ -7,9 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+use common::gnfc_ok;
+
+mod common;
 
 /// The default resolvers (a `[resolvers]` table replaces them all) and `kept`, which locks
 /// with whatever lock the repo has (none here): a flake without a committed lock then gets a
@@ -35,23 +37,6 @@ lock = ["{nix}", "flake", "lock", "{flake}"]
 lock_file = "keep"
 lock = ["{nix}", "flake", "lock", "{flake}"]
 "#;
-
-fn gnfc(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(GNFC)
-        .current_dir(dir)
-        .env_remove("GNFC_DB")
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "gnfc {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn corpus_flake() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/self-rev-last-modified")
@@ -87,8 +72,11 @@ fn checkout_of_the_flake(dir: &Path) -> PathBuf {
 
 /// (flake, combo) → the drvPath of its one output, or its "outcome class" when it has none.
 fn results(dir: &Path, run: &str) -> BTreeMap<(String, String), String> {
-    let out = gnfc(dir, &["report", "--run", run, "--format", "json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = gnfc_ok(
+        dir,
+        &["--quiet", "report", "--run", run, "--format", "json"],
+    );
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     report["tests"]
         .as_array()
         .unwrap()
@@ -112,16 +100,21 @@ fn self_rev_and_last_modified_give_one_drv_path_in_every_combo_and_run() {
     let ws = tempfile::tempdir().unwrap();
     let dir = ws.path();
     std::fs::write(dir.join("gnfc.toml"), CONFIG).unwrap();
-    gnfc(dir, &["corpus", "add", corpus_flake().to_str().unwrap()]);
+    gnfc_ok(
+        dir,
+        &["--quiet", "corpus", "add", corpus_flake().to_str().unwrap()],
+    );
     let checkout = checkout_of_the_flake(dir);
-    gnfc(dir, &["corpus", "add", checkout.to_str().unwrap()]);
-    let run = ["run", "--timeout", "60", "--jobs", "2", "--name"];
-    gnfc(dir, &[&run[..], &["first"]].concat());
+    gnfc_ok(
+        dir,
+        &["--quiet", "corpus", "add", checkout.to_str().unwrap()],
+    );
+    let run = ["--quiet", "run", "--timeout", "60", "--jobs", "2", "--name"];
+    gnfc_ok(dir, &[&run[..], &["first"]].concat());
     // Another second on the clock: a commit made with the wall clock's time would differ.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    gnfc(dir, &[&run[..], &["second"]].concat());
-    let check = gnfc(dir, &["corpus", "check", "--run", "first"]);
-    let check = String::from_utf8_lossy(&check.stdout);
+    gnfc_ok(dir, &[&run[..], &["second"]].concat());
+    let check = gnfc_ok(dir, &["corpus", "check", "--run", "first"]);
     assert!(check.contains(", 0 mismatches"), "{check}");
 
     let (first, second) = (results(dir, "first"), results(dir, "second"));
