@@ -66,11 +66,36 @@ fn hostile_flakes_are_stopped_by_their_limits_and_classified() {
         })
         .collect();
 
+    // The fork bomb is stopped by its pids limit, which must be the one gnfc.toml gave: the
+    // flake reads pids.max from inside its container into a drvPath. A timeout instead would
+    // mean the limit never reached the container.
     let (outcome, class) = &results["fork-bomb"];
     assert!(
-        (outcome == "partial" && class == "build-failed")
-            || (outcome == "timeout" && class == "timeout"),
-        "fork-bomb: {outcome} {class}"
+        !(outcome == "timeout" && class == "timeout"),
+        "fork-bomb ran into the timeout: its pids limit did not stop it"
+    );
+    assert_eq!(
+        (outcome.as_str(), class.as_str()),
+        ("partial", "build-failed"),
+        "fork-bomb"
+    );
+    let fork_bomb = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["flake"].as_str().unwrap().ends_with("/fork-bomb"))
+        .unwrap();
+    let pids = fork_bomb["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["attr_path"].as_str().unwrap().ends_with(".pids-limit"))
+        .unwrap();
+    assert!(
+        pids["drv_path"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("-pids-max-256.drv")),
+        "the container's pids.max is not the configured 256: {pids}"
     );
     let (outcome, class) = &results["memory-hog"];
     assert_eq!(outcome, "partial", "memory-hog: {class}");
