@@ -125,20 +125,91 @@ async fn runs_nix_in_an_isolated_container() {
         )
         .await
         .unwrap();
-    let mut host_paths: Vec<String> = out
-        .stdout
-        .text()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
-        .filter(|mount| mount.starts_with("/gnfc") || mount == "/nix")
-        .collect();
-    host_paths.sort();
-    assert_eq!(host_paths, ["/gnfc", "/nix"], "{}", out.stdout.text());
+    let mounts = out.stdout.text();
+    let unexpected = unexpected_mounts(&mounts, &world.tmp.path().join("scratch"));
+    assert!(
+        unexpected.is_empty(),
+        "mounts beyond the scratch dir and the runtime's own: {unexpected:#?}\n{mounts}"
+    );
+    for needed in ["/gnfc", "/nix"] {
+        assert!(
+            mounts.lines().any(|l| l.split(' ').nth(4) == Some(needed)),
+            "{needed} is not mounted:\n{mounts}"
+        );
+    }
+
+    // The limits, as the container itself sees them (cgroup v2, else v1), and no network
+    // interface but loopback.
+    let out = sandbox
+        .run(
+            &sh(
+                "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max; \
+                 cat /sys/fs/cgroup/memory.max 2>/dev/null \
+                   || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+                 tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '",
+            ),
+            30 * SECOND,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.exit, Exit::Code(0), "{}", out.stderr.text());
+    assert_eq!(
+        out.stdout.text(),
+        format!("256\n{}\nlo\n", 1u64 << 30),
+        "pids.max, memory limit, interfaces"
+    );
     sandbox.destroy().await.unwrap();
     let leftovers = std::fs::read_dir(world.tmp.path().join("scratch"))
         .unwrap()
         .count();
     assert_eq!(leftovers, 0, "destroy removes the scratch directory");
+}
+
+/// The mounts in a container's `/proc/self/mountinfo` that are neither the read-only image,
+/// the test's scratch dir (at `/gnfc`, its `nix/` at `/nix`), the runtime's own virtual file
+/// systems under /proc, /sys, /dev, /run and the tmp dirs, nor the files podman itself puts in
+/// every container (hosts, hostname, its init).
+fn unexpected_mounts(mountinfo: &str, scratch_root: &Path) -> Vec<String> {
+    const VIRTUAL: &[&str] = &[
+        "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2",
+    ];
+    const RUNTIME_DIRS: &[&str] = &["/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp"];
+    let scratch_root = scratch_root.to_string_lossy().into_owned();
+    let under = |path: &str, dir: &str| path == dir || path.starts_with(&format!("{dir}/"));
+    mountinfo
+        .lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let (root, point, options) = (fields[3], fields[4], fields[5]);
+            let fs_type = line
+                .split(" - ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap_or_default();
+            let from_scratch = root.starts_with(&format!("{scratch_root}/"));
+            let expected = match point {
+                "/" => fs_type == "overlay" && options.split(',').any(|o| o == "ro"),
+                "/gnfc" => from_scratch && !root.ends_with("/nix"),
+                "/nix" => from_scratch && root.ends_with("/nix"),
+                "/etc/hosts" | "/etc/hostname" | "/etc/resolv.conf" | "/run/.containerenv" => {
+                    root.starts_with("/run/containers/storage/")
+                        || root.starts_with("/var/lib/containers/storage/")
+                }
+                "/run/podman-init" => root.ends_with("/catatonit"),
+                // A fresh mount (its own root), or a proc, cgroup or masking entry: a bind of
+                // a host tmpfs would show the host directory as its root.
+                _ => {
+                    VIRTUAL.contains(&fs_type)
+                        && RUNTIME_DIRS.iter().any(|d| under(point, d))
+                        && (root == "/"
+                            || root == "/null"
+                            || ["proc", "cgroup", "cgroup2"].contains(&fs_type))
+                }
+            };
+            !expected
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A TCP server on the host, reachable on every address but from a container.
