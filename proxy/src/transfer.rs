@@ -13,9 +13,9 @@ use hyper::body::Incoming;
 
 use crate::body::{BodyError, BodySender, ProxyBody};
 use crate::cache::{FlightGuard, NewEntry, WriterHandle};
+use crate::error::error_chain;
 use crate::handler::{build, has_body, Ctx, Req, Shared};
 use crate::metrics::RequestMetrics;
-use crate::upstream::error_chain;
 
 /// What to do with a body once it has arrived whole.
 pub(crate) struct StorePlan {
