@@ -69,12 +69,6 @@ pub(crate) struct Ctx {
     pub(crate) alive: mpsc::Sender<()>,
 }
 
-/// Resolves once shutdown was signalled. (The guard `wait_for` returns is not `Send`, so
-/// it must not live in a `select!` of a spawned task.)
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
 /// Where requests on a connection go.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {

@@ -41,6 +41,7 @@ mod handler;
 mod metrics;
 mod mirror;
 mod server;
+mod shutdown;
 mod stats;
 mod transfer;
 mod upstream;
@@ -63,7 +64,8 @@ pub use mirror::{
 };
 pub use stats::{CacheStats, HostStats};
 
-use handler::{stopped, Ctx, Shared};
+use handler::{Ctx, Shared};
+use shutdown::stopped;
 
 /// How often hit/miss counters are written to the index.
 const COUNTER_FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -208,7 +210,7 @@ impl ProxyHandle {
         }
         // Every connection and body task holds a clone of the `alive` sender; once all
         // are gone, `recv` returns None.
-        let grace = server::SHUTDOWN_GRACE + Duration::from_secs(1);
+        let grace = shutdown::SHUTDOWN_GRACE + Duration::from_secs(1);
         if tokio::time::timeout(grace, self.alive.recv())
             .await
             .is_err()
