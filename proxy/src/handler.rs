@@ -19,6 +19,7 @@ use crate::cache::{key, wait, BlobFault, Cache, Entry, FlightGuard, Joined, Stre
 use crate::config::Mode;
 use crate::freshness::is_mutable;
 use crate::metrics::{Metrics, RequestMetrics};
+use crate::response::{build, has_body, text};
 use crate::transfer::{stream, StorePlan};
 use crate::upstream::{Outgoing, Upstream, UpstreamError};
 
@@ -32,10 +33,6 @@ const VERIFY_FIRST_MAX: u64 = 1024 * 1024;
 /// How often a request may find an identical one in flight that then did not store its
 /// answer (an upstream error) before it stops waiting for others and fetches itself.
 const FLIGHT_ROUNDS: usize = 3;
-/// Response header telling what the cache did: hit, miss, pass (not cacheable / no
-/// cache), error (the proxy's own answer).
-const CACHE_HEADER: &str = "x-gnfc-cache";
-
 /// State shared by every connection.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -422,14 +419,6 @@ fn storable(status: StatusCode, headers: &HeaderMap) -> Option<Vec<String>> {
     }
 }
 
-/// Whether a response to `method` with `status` carries a body.
-pub(crate) fn has_body(method: &Method, status: StatusCode) -> bool {
-    *method != Method::HEAD
-        && !status.is_informational()
-        && status != StatusCode::NO_CONTENT
-        && status != StatusCode::NOT_MODIFIED
-}
-
 /// Passthrough, and answers that are not cached.
 async fn forward(ctx: &Ctx, req: &Req, unconditional: bool) -> Response<ProxyBody> {
     match ctx.shared.upstream.send(&req.outgoing(unconditional)).await {
@@ -458,32 +447,6 @@ fn upstream_failure(req: &Req, error: &UpstreamError) -> Response<ProxyBody> {
             req.method, req.url
         ),
     )
-}
-
-pub(crate) fn build(
-    status: StatusCode,
-    headers: HeaderMap,
-    body: ProxyBody,
-    label: &'static str,
-) -> Response<ProxyBody> {
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
-        .headers_mut()
-        .insert(CACHE_HEADER, HeaderValue::from_static(label));
-    response
-}
-
-/// The proxy's own answers (errors, replay misses): plain text saying what happened.
-pub(crate) fn text(status: StatusCode, message: String) -> Response<ProxyBody> {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(message.len()));
-    build(status, headers, ProxyBody::full(message), "error")
 }
 
 #[cfg(test)]

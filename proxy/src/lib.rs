@@ -40,6 +40,7 @@ mod freshness;
 mod handler;
 mod metrics;
 mod mirror;
+mod response;
 mod server;
 mod shutdown;
 mod stats;

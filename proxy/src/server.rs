@@ -14,7 +14,8 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::ProxyBody;
-use crate::handler::{handle, text, Ctx, Target};
+use crate::handler::{handle, Ctx, Target};
+use crate::response::text;
 use crate::shutdown::{stopped, SHUTDOWN_GRACE};
 
 /// A client must send its request headers within this time: a connection that sends

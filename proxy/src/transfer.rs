@@ -14,8 +14,9 @@ use hyper::body::Incoming;
 use crate::body::{BodyError, BodySender, ProxyBody};
 use crate::cache::{FlightGuard, NewEntry, WriterHandle};
 use crate::error::error_chain;
-use crate::handler::{build, has_body, Ctx, Req, Shared};
+use crate::handler::{Ctx, Req, Shared};
 use crate::metrics::RequestMetrics;
+use crate::response::{build, has_body};
 
 /// What to do with a body once it has arrived whole.
 pub(crate) struct StorePlan {
