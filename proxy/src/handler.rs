@@ -2,7 +2,7 @@
 //! absolute-form `http://` request): cache lookup, single-flight, upstream fetch, storing.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -10,18 +10,15 @@ use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use prometheus::Registry;
-use tokio::sync::{mpsc, watch};
 
 use crate::body::ProxyBody;
-use crate::ca::CertificateAuthority;
-use crate::cache::{key, wait, BlobFault, Cache, Entry, FlightGuard, Joined, StreamEnd};
+use crate::cache::{key, wait, BlobFault, Entry, FlightGuard, Joined, StreamEnd};
 use crate::config::Mode;
-use crate::freshness::is_mutable;
-use crate::metrics::{Metrics, RequestMetrics};
+use crate::metrics::RequestMetrics;
 use crate::response::{build, has_body, text};
+use crate::state::{Ctx, Shared};
 use crate::transfer::{stream, StorePlan};
-use crate::upstream::{Outgoing, Upstream, UpstreamError};
+use crate::upstream::{Outgoing, UpstreamError};
 
 /// Request bodies are hashed into the key before anything is sent, so they are read whole;
 /// Nix sends none larger than a GraphQL query.
@@ -33,38 +30,6 @@ const VERIFY_FIRST_MAX: u64 = 1024 * 1024;
 /// How often a request may find an identical one in flight that then did not store its
 /// answer (an upstream error) before it stops waiting for others and fetches itself.
 const FLIGHT_ROUNDS: usize = 3;
-/// State shared by every connection.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) mode: Mode,
-    pub(crate) cache: Cache,
-    pub(crate) upstream: Upstream,
-    pub(crate) metrics: Metrics,
-    pub(crate) ca: CertificateAuthority,
-    pub(crate) registry: Registry,
-    pub(crate) upstream_timeout: Duration,
-    /// The run whose upstream state record mode keeps (`ProxyConfig::pin`).
-    pub(crate) pin: Option<String>,
-}
-
-impl Shared {
-    /// The pin a request's answer is looked up and stored under: the run's, in record mode,
-    /// for answers that can change upstream. Replay mode never fetches, so it has nothing
-    /// to pin and serves the latest recorded answers.
-    fn pin_for(&self, url: &str) -> Option<&str> {
-        let pin = self.pin.as_deref().filter(|_| self.mode == Mode::Record)?;
-        is_mutable(url).then_some(pin)
-    }
-}
-
-/// What every connection task carries: the shared state, the shutdown signal, and a
-/// liveness token (shutdown waits until every clone of `alive` is gone).
-#[derive(Debug, Clone)]
-pub(crate) struct Ctx {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) alive: mpsc::Sender<()>,
-}
 
 /// Where requests on a connection go.
 #[derive(Debug, Clone)]

@@ -43,6 +43,7 @@ mod mirror;
 mod response;
 mod server;
 mod shutdown;
+mod state;
 mod stats;
 mod transfer;
 mod upstream;
@@ -65,8 +66,8 @@ pub use mirror::{
 };
 pub use stats::{CacheStats, HostStats};
 
-use handler::{Ctx, Shared};
 use shutdown::stopped;
+use state::{Ctx, Shared};
 
 /// How often hit/miss counters are written to the index.
 const COUNTER_FLUSH_EVERY: Duration = Duration::from_secs(1);

@@ -14,9 +14,10 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::ProxyBody;
-use crate::handler::{handle, Ctx, Target};
+use crate::handler::{handle, Target};
 use crate::response::text;
 use crate::shutdown::{stopped, SHUTDOWN_GRACE};
+use crate::state::Ctx;
 
 /// A client must send its request headers within this time: a connection that sends
 /// nothing (or garbage slowly) does not hold a task forever.

@@ -14,9 +14,10 @@ use hyper::body::Incoming;
 use crate::body::{BodyError, BodySender, ProxyBody};
 use crate::cache::{FlightGuard, NewEntry, WriterHandle};
 use crate::error::error_chain;
-use crate::handler::{Ctx, Req, Shared};
+use crate::handler::Req;
 use crate::metrics::RequestMetrics;
 use crate::response::{build, has_body};
+use crate::state::{Ctx, Shared};
 
 /// What to do with a body once it has arrived whole.
 pub(crate) struct StorePlan {
