@@ -4,25 +4,19 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::uri::PathAndQuery;
-use http::{Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::body::ProxyBody;
 use crate::cache::{key, wait, BlobFault, Entry, FlightGuard, Joined, StreamEnd};
 use crate::config::Mode;
-use crate::metrics::RequestMetrics;
+use crate::request::{Req, Target};
 use crate::response::{build, has_body, text};
 use crate::state::{Ctx, Shared};
 use crate::transfer::{stream, StorePlan};
-use crate::upstream::{Outgoing, UpstreamError};
+use crate::upstream::UpstreamError;
 
-/// Request bodies are hashed into the key before anything is sent, so they are read whole;
-/// Nix sends none larger than a GraphQL query.
-const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 /// Cached bodies up to this size are read and verified before the response starts, so a
 /// corrupt one is refetched without the client noticing. Larger ones stream while being
 /// verified (see `BlobStore::stream_verified`).
@@ -30,69 +24,6 @@ const VERIFY_FIRST_MAX: u64 = 1024 * 1024;
 /// How often a request may find an identical one in flight that then did not store its
 /// answer (an upstream error) before it stops waiting for others and fetches itself.
 const FLIGHT_ROUNDS: usize = 3;
-
-/// Where requests on a connection go.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    pub(crate) https: bool,
-    /// Lowercase, IPv6 without brackets.
-    pub(crate) host: String,
-    pub(crate) port: u16,
-}
-
-impl Target {
-    pub(crate) fn new(https: bool, host: &str, port: Option<u16>) -> Self {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        Self {
-            https,
-            host: host.to_ascii_lowercase(),
-            port: port.unwrap_or(if https { 443 } else { 80 }),
-        }
-    }
-
-    /// The URL of `path` on this target, in the one spelling used for cache keys: default
-    /// ports left out, host lowercase.
-    fn url(&self, path: &str) -> String {
-        let scheme = if self.https { "https" } else { "http" };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        let default_port = if self.https { 443 } else { 80 };
-        if self.port == default_port {
-            format!("{scheme}://{host}{path}")
-        } else {
-            format!("{scheme}://{host}:{}{path}", self.port)
-        }
-    }
-}
-
-/// One request, read and labelled.
-pub(crate) struct Req {
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    pub(crate) url: String,
-    pub(crate) host: String,
-    pub(crate) https: bool,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-    pub(crate) metrics: RequestMetrics,
-}
-
-impl Req {
-    fn outgoing(&self, unconditional: bool) -> Outgoing<'_> {
-        Outgoing {
-            method: &self.method,
-            uri: &self.uri,
-            host: &self.host,
-            https: self.https,
-            headers: &self.headers,
-            body: &self.body,
-            unconditional,
-        }
-    }
-}
 
 /// Answers one request.
 pub(crate) async fn handle(
@@ -104,47 +35,9 @@ pub(crate) async fn handle(
     let shared = &ctx.shared;
     let metrics = shared.metrics.request(&target.host, shared.mode);
     let latency = metrics.latency.clone();
-    let (parts, body) = request.into_parts();
-    if parts.method == Method::CONNECT {
-        return text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "gnfc proxy: CONNECT inside a CONNECT tunnel is not supported\n".into(),
-        );
-    }
-    let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-    let url = target.url(path);
-    let Ok(uri) = url.parse::<Uri>() else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            format!("gnfc proxy: cannot form a valid URL from {url:?}\n"),
-        );
-    };
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => {
-            return text(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "gnfc proxy: request bodies over {MAX_REQUEST_BODY} bytes are not proxied\n"
-                ),
-            )
-        }
-        Err(e) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("gnfc proxy: could not read the request body: {e}\n"),
-            )
-        }
-    };
-    let req = Req {
-        method: parts.method,
-        uri,
-        url,
-        host: target.host.clone(),
-        https: target.https,
-        headers: parts.headers,
-        body,
-        metrics,
+    let req = match Req::read(target, request, metrics).await {
+        Ok(req) => req,
+        Err(refused) => return refused,
     };
     let response = match shared.mode {
         Mode::Passthrough => forward(ctx, &req, false).await,
@@ -417,23 +310,6 @@ fn upstream_failure(req: &Req, error: &UpstreamError) -> Response<ProxyBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_are_spelled_one_way() {
-        assert_eq!(
-            Target::new(true, "GitHub.com", Some(443)).url("/a?b"),
-            "https://github.com/a?b"
-        );
-        assert_eq!(
-            Target::new(true, "h", Some(8443)).url("/"),
-            "https://h:8443/"
-        );
-        assert_eq!(Target::new(false, "h", None).url("/x"), "http://h/x");
-        assert_eq!(
-            Target::new(true, "[::1]", Some(9)).url("/"),
-            "https://[::1]:9/"
-        );
-    }
 
     #[test]
     fn what_is_stored() {

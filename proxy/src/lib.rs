@@ -40,6 +40,7 @@ mod freshness;
 mod handler;
 mod metrics;
 mod mirror;
+mod request;
 mod response;
 mod server;
 mod shutdown;

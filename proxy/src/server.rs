@@ -14,7 +14,8 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::ProxyBody;
-use crate::handler::{handle, Target};
+use crate::handler::handle;
+use crate::request::Target;
 use crate::response::text;
 use crate::shutdown::{stopped, SHUTDOWN_GRACE};
 use crate::state::Ctx;

@@ -14,8 +14,8 @@ use hyper::body::Incoming;
 use crate::body::{BodyError, BodySender, ProxyBody};
 use crate::cache::{FlightGuard, NewEntry, WriterHandle};
 use crate::error::error_chain;
-use crate::handler::Req;
 use crate::metrics::RequestMetrics;
+use crate::request::Req;
 use crate::response::{build, has_body};
 use crate::state::{Ctx, Shared};
 
