@@ -1,6 +1,7 @@
 //! The errors a caller of this crate can see. Each message says what went wrong and what to
 //! do about it; faults while serving a request are answered to that client instead (502/504,
-//! or [`OFFLINE_MISS_STATUS`]) and never reach here.
+//! or [`OFFLINE_MISS_STATUS`]) and never reach here. Those answers and logs write an
+//! error's causes on one line with [`error_chain`].
 
 use std::path::PathBuf;
 
@@ -17,6 +18,22 @@ pub const OFFLINE_MISS_STATUS: u16 = 499;
 /// [`OFFLINE_MISS_STATUS`] as a status code.
 pub(crate) fn offline_miss() -> http::StatusCode {
     http::StatusCode::from_u16(OFFLINE_MISS_STATUS).unwrap_or(http::StatusCode::BAD_GATEWAY)
+}
+
+/// An error and its causes on one line: hyper's top-level messages ("client error
+/// (Connect)") say little on their own.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Why the proxy could not start, or a stats query failed.

@@ -2,29 +2,21 @@
 //! absolute-form `http://` request): cache lookup, single-flight, upstream fetch, storing.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::uri::PathAndQuery;
-use http::{Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use prometheus::Registry;
-use tokio::sync::{mpsc, watch};
 
 use crate::body::ProxyBody;
-use crate::ca::CertificateAuthority;
-use crate::cache::{key, wait, BlobFault, Cache, Entry, FlightGuard, Joined, StreamEnd};
+use crate::cache::{key, wait, BlobFault, Entry, FlightGuard, Joined, StreamEnd};
 use crate::config::Mode;
-use crate::freshness::is_mutable;
-use crate::metrics::{Metrics, RequestMetrics};
+use crate::request::{Req, Target};
+use crate::response::{build, has_body, text};
+use crate::state::{Ctx, Shared};
 use crate::transfer::{stream, StorePlan};
-use crate::upstream::{Outgoing, Upstream, UpstreamError};
+use crate::upstream::UpstreamError;
 
-/// Request bodies are hashed into the key before anything is sent, so they are read whole;
-/// Nix sends none larger than a GraphQL query.
-const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 /// Cached bodies up to this size are read and verified before the response starts, so a
 /// corrupt one is refetched without the client noticing. Larger ones stream while being
 /// verified (see `BlobStore::stream_verified`).
@@ -32,111 +24,6 @@ const VERIFY_FIRST_MAX: u64 = 1024 * 1024;
 /// How often a request may find an identical one in flight that then did not store its
 /// answer (an upstream error) before it stops waiting for others and fetches itself.
 const FLIGHT_ROUNDS: usize = 3;
-/// Response header telling what the cache did: hit, miss, pass (not cacheable / no
-/// cache), error (the proxy's own answer).
-const CACHE_HEADER: &str = "x-gnfc-cache";
-
-/// State shared by every connection.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) mode: Mode,
-    pub(crate) cache: Cache,
-    pub(crate) upstream: Upstream,
-    pub(crate) metrics: Metrics,
-    pub(crate) ca: CertificateAuthority,
-    pub(crate) registry: Registry,
-    pub(crate) upstream_timeout: Duration,
-    /// The run whose upstream state record mode keeps (`ProxyConfig::pin`).
-    pub(crate) pin: Option<String>,
-}
-
-impl Shared {
-    /// The pin a request's answer is looked up and stored under: the run's, in record mode,
-    /// for answers that can change upstream. Replay mode never fetches, so it has nothing
-    /// to pin and serves the latest recorded answers.
-    fn pin_for(&self, url: &str) -> Option<&str> {
-        let pin = self.pin.as_deref().filter(|_| self.mode == Mode::Record)?;
-        is_mutable(url).then_some(pin)
-    }
-}
-
-/// What every connection task carries: the shared state, the shutdown signal, and a
-/// liveness token (shutdown waits until every clone of `alive` is gone).
-#[derive(Debug, Clone)]
-pub(crate) struct Ctx {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) alive: mpsc::Sender<()>,
-}
-
-/// Resolves once shutdown was signalled. (The guard `wait_for` returns is not `Send`, so
-/// it must not live in a `select!` of a spawned task.)
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-/// Where requests on a connection go.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    pub(crate) https: bool,
-    /// Lowercase, IPv6 without brackets.
-    pub(crate) host: String,
-    pub(crate) port: u16,
-}
-
-impl Target {
-    pub(crate) fn new(https: bool, host: &str, port: Option<u16>) -> Self {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        Self {
-            https,
-            host: host.to_ascii_lowercase(),
-            port: port.unwrap_or(if https { 443 } else { 80 }),
-        }
-    }
-
-    /// The URL of `path` on this target, in the one spelling used for cache keys: default
-    /// ports left out, host lowercase.
-    fn url(&self, path: &str) -> String {
-        let scheme = if self.https { "https" } else { "http" };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        let default_port = if self.https { 443 } else { 80 };
-        if self.port == default_port {
-            format!("{scheme}://{host}{path}")
-        } else {
-            format!("{scheme}://{host}:{}{path}", self.port)
-        }
-    }
-}
-
-/// One request, read and labelled.
-pub(crate) struct Req {
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    pub(crate) url: String,
-    pub(crate) host: String,
-    pub(crate) https: bool,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-    pub(crate) metrics: RequestMetrics,
-}
-
-impl Req {
-    fn outgoing(&self, unconditional: bool) -> Outgoing<'_> {
-        Outgoing {
-            method: &self.method,
-            uri: &self.uri,
-            host: &self.host,
-            https: self.https,
-            headers: &self.headers,
-            body: &self.body,
-            unconditional,
-        }
-    }
-}
 
 /// Answers one request.
 pub(crate) async fn handle(
@@ -148,47 +35,9 @@ pub(crate) async fn handle(
     let shared = &ctx.shared;
     let metrics = shared.metrics.request(&target.host, shared.mode);
     let latency = metrics.latency.clone();
-    let (parts, body) = request.into_parts();
-    if parts.method == Method::CONNECT {
-        return text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "gnfc proxy: CONNECT inside a CONNECT tunnel is not supported\n".into(),
-        );
-    }
-    let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-    let url = target.url(path);
-    let Ok(uri) = url.parse::<Uri>() else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            format!("gnfc proxy: cannot form a valid URL from {url:?}\n"),
-        );
-    };
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => {
-            return text(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "gnfc proxy: request bodies over {MAX_REQUEST_BODY} bytes are not proxied\n"
-                ),
-            )
-        }
-        Err(e) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("gnfc proxy: could not read the request body: {e}\n"),
-            )
-        }
-    };
-    let req = Req {
-        method: parts.method,
-        uri,
-        url,
-        host: target.host.clone(),
-        https: target.https,
-        headers: parts.headers,
-        body,
-        metrics,
+    let req = match Req::read(target, request, metrics).await {
+        Ok(req) => req,
+        Err(refused) => return refused,
     };
     let response = match shared.mode {
         Mode::Passthrough => forward(ctx, &req, false).await,
@@ -428,14 +277,6 @@ fn storable(status: StatusCode, headers: &HeaderMap) -> Option<Vec<String>> {
     }
 }
 
-/// Whether a response to `method` with `status` carries a body.
-pub(crate) fn has_body(method: &Method, status: StatusCode) -> bool {
-    *method != Method::HEAD
-        && !status.is_informational()
-        && status != StatusCode::NO_CONTENT
-        && status != StatusCode::NOT_MODIFIED
-}
-
 /// Passthrough, and answers that are not cached.
 async fn forward(ctx: &Ctx, req: &Req, unconditional: bool) -> Response<ProxyBody> {
     match ctx.shared.upstream.send(&req.outgoing(unconditional)).await {
@@ -466,52 +307,9 @@ fn upstream_failure(req: &Req, error: &UpstreamError) -> Response<ProxyBody> {
     )
 }
 
-pub(crate) fn build(
-    status: StatusCode,
-    headers: HeaderMap,
-    body: ProxyBody,
-    label: &'static str,
-) -> Response<ProxyBody> {
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
-        .headers_mut()
-        .insert(CACHE_HEADER, HeaderValue::from_static(label));
-    response
-}
-
-/// The proxy's own answers (errors, replay misses): plain text saying what happened.
-pub(crate) fn text(status: StatusCode, message: String) -> Response<ProxyBody> {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(message.len()));
-    build(status, headers, ProxyBody::full(message), "error")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_are_spelled_one_way() {
-        assert_eq!(
-            Target::new(true, "GitHub.com", Some(443)).url("/a?b"),
-            "https://github.com/a?b"
-        );
-        assert_eq!(
-            Target::new(true, "h", Some(8443)).url("/"),
-            "https://h:8443/"
-        );
-        assert_eq!(Target::new(false, "h", None).url("/x"), "http://h/x");
-        assert_eq!(
-            Target::new(true, "[::1]", Some(9)).url("/"),
-            "https://[::1]:9/"
-        );
-    }
 
     #[test]
     fn what_is_stored() {

@@ -40,7 +40,11 @@ mod freshness;
 mod handler;
 mod metrics;
 mod mirror;
+mod request;
+mod response;
 mod server;
+mod shutdown;
+mod state;
 mod stats;
 mod transfer;
 mod upstream;
@@ -63,7 +67,8 @@ pub use mirror::{
 };
 pub use stats::{CacheStats, HostStats};
 
-use handler::{stopped, Ctx, Shared};
+use shutdown::stopped;
+use state::{Ctx, Shared};
 
 /// How often hit/miss counters are written to the index.
 const COUNTER_FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -208,7 +213,7 @@ impl ProxyHandle {
         }
         // Every connection and body task holds a clone of the `alive` sender; once all
         // are gone, `recv` returns None.
-        let grace = server::SHUTDOWN_GRACE + Duration::from_secs(1);
+        let grace = shutdown::SHUTDOWN_GRACE + Duration::from_secs(1);
         if tokio::time::timeout(grace, self.alive.recv())
             .await
             .is_err()

@@ -14,15 +14,17 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::ProxyBody;
-use crate::handler::{handle, stopped, text, Ctx, Target};
+use crate::handler::handle;
+use crate::request::Target;
+use crate::response::text;
+use crate::shutdown::{stopped, SHUTDOWN_GRACE};
+use crate::state::Ctx;
 
 /// A client must send its request headers within this time: a connection that sends
 /// nothing (or garbage slowly) does not hold a task forever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Limit for a client's TLS handshake inside a tunnel.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-/// After shutdown is signalled, how long an open connection may finish its current request.
-pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Where clients connect: the TCP port, or the unix socket containers reach through a relay.
 pub(crate) trait Listener: Send + 'static {

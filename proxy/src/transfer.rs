@@ -13,9 +13,11 @@ use hyper::body::Incoming;
 
 use crate::body::{BodyError, BodySender, ProxyBody};
 use crate::cache::{FlightGuard, NewEntry, WriterHandle};
-use crate::handler::{build, has_body, Ctx, Req, Shared};
+use crate::error::error_chain;
 use crate::metrics::RequestMetrics;
-use crate::upstream::error_chain;
+use crate::request::Req;
+use crate::response::{build, has_body};
+use crate::state::{Ctx, Shared};
 
 /// What to do with a body once it has arrived whole.
 pub(crate) struct StorePlan {

@@ -24,7 +24,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
 use crate::config::{ProxyConfig, RateLimitPolicy, UpstreamKind};
-use crate::error::{ProxyError, Result};
+use crate::error::{error_chain, ProxyError, Result};
 use crate::mirror::{over_pipe, Mirror};
 
 /// Headers that describe one connection, not the message: never forwarded either way
@@ -402,22 +402,6 @@ fn add_pem_roots(roots: &mut RootCertStore, path: &Path) -> Result<()> {
         roots.add(cert).map_err(|e| error(e.to_string()))?;
     }
     Ok(())
-}
-
-/// An error and its causes on one line: hyper's top-level messages ("client error
-/// (Connect)") say little on their own.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

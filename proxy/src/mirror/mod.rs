@@ -29,7 +29,7 @@ use serde_json::json;
 
 use crate::body::ProxyBody;
 use crate::config::MirrorConfig;
-use crate::upstream::error_chain;
+use crate::error::error_chain;
 
 pub use add::{add_to_mirror, AddError, AddedRepo};
 pub use init::{init_mirror, InitError, InitedRepo};

@@ -23,7 +23,7 @@ use crate::body::ProxyBody;
 use crate::ca::CertificateAuthority;
 use crate::config::MirrorConfig;
 use crate::error::{ProxyError, Result};
-use crate::handler::stopped;
+use crate::shutdown::stopped;
 
 /// A running forge server.
 #[derive(Debug)]
