@@ -18,10 +18,10 @@ pub struct LockfileRow {
 }
 
 fn lockfile_from_row(row: &sqlx::any::AnyRow) -> Result<LockfileRow, DataError> {
-    let content: Vec<u8> = row.try_get(2)?;
+    let content: Vec<u8> = row.try_get("content")?;
     Ok(LockfileRow {
-        hash: row.try_get(0)?,
-        nodes: row.try_get(1)?,
+        hash: row.try_get("hash")?,
+        nodes: row.try_get("nodes")?,
         content: decompress(&content)?,
     })
 }

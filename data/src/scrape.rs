@@ -60,8 +60,8 @@ impl Db {
             .await?;
         Ok(match row {
             Some(row) => Some(ScrapeState {
-                cursor: row.try_get(0)?,
-                pages: row.try_get(1)?,
+                cursor: row.try_get("cursor")?,
+                pages: row.try_get("pages")?,
             }),
             None => None,
         })
@@ -128,7 +128,7 @@ impl Db {
                 query = query.bind(&repo.url);
             }
             for row in query.fetch_all(&mut *tx).await? {
-                known.insert(row.try_get::<String, _>(0)?);
+                known.insert(row.try_get::<String, _>("url")?);
             }
             let sql = format!(
                 "INSERT INTO repos (forge, owner, name, url, stars, default_branch, added_at)
@@ -151,7 +151,10 @@ impl Db {
                     .bind(now);
             }
             for row in query.fetch_all(&mut *tx).await? {
-                ids.insert(row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?);
+                ids.insert(
+                    row.try_get::<String, _>("url")?,
+                    row.try_get::<i64, _>("id")?,
+                );
             }
         }
         let files: Vec<_> = files.into_iter().collect();
@@ -205,7 +208,7 @@ impl Db {
             "SELECT r.id, r.forge, r.owner, r.name, r.url, r.stars, r.default_branch,
                  (SELECT d.commit_id FROM discoveries d
                   WHERE d.repo_id = r.id AND d.commit_id IS NOT NULL
-                  ORDER BY d.last_found_at DESC LIMIT 1)
+                  ORDER BY d.last_found_at DESC LIMIT 1) AS found_commit
              FROM repos r
              WHERE r.forge <> 'local' {}
              ORDER BY r.id",
@@ -219,16 +222,16 @@ impl Db {
         rows.iter()
             .map(|row| {
                 Ok(RepoToFetch {
-                    id: row.try_get(0)?,
+                    id: row.try_get("id")?,
                     repo: NewRepo {
-                        forge: row.try_get(1)?,
-                        owner: row.try_get(2)?,
-                        name: row.try_get(3)?,
-                        url: row.try_get(4)?,
-                        stars: row.try_get(5)?,
-                        default_branch: row.try_get(6)?,
+                        forge: row.try_get("forge")?,
+                        owner: row.try_get("owner")?,
+                        name: row.try_get("name")?,
+                        url: row.try_get("url")?,
+                        stars: row.try_get("stars")?,
+                        default_branch: row.try_get("default_branch")?,
                     },
-                    found_commit: row.try_get(7)?,
+                    found_commit: row.try_get("found_commit")?,
                 })
             })
             .collect()
