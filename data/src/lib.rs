@@ -29,7 +29,7 @@ pub use flakes::{FlakeRow, NewFlake, NewRepo, NewSnapshot};
 pub use model::{class, Category, Outcome, OutputStatus, Stage};
 pub use runs::{NewRun, PlannedTest, RunRow};
 pub use scan::LockfileRow;
-pub use scrape::{FoundFlake, PageCounts, RepoToFetch, ScrapeState};
+pub use scrape::{DiscoveryRow, FoundFlake, PageCounts, RepoToFetch, ScrapeRow, ScrapeState};
 pub use stderr::{StderrRow, StoredStderr};
 pub use tests::{
     ClassUpdate, Classification, ComboCount, OutputRecord, OutputRow, PendingTest, StderrRecord,
