@@ -21,7 +21,7 @@ mod runs;
 mod scan;
 mod scrape;
 mod stderr;
-mod tests;
+mod test_rows;
 
 pub use backend::Backend;
 pub use error::DataError;
@@ -31,7 +31,7 @@ pub use runs::{NewRun, PlannedTest, RunRow};
 pub use scan::LockfileRow;
 pub use scrape::{DiscoveryRow, FoundFlake, PageCounts, RepoToFetch, ScrapeRow, ScrapeState};
 pub use stderr::{StderrRow, StoredStderr};
-pub use tests::{
+pub use test_rows::{
     ClassUpdate, Classification, ComboCount, OutputRecord, OutputRow, PendingTest, StderrRecord,
     TestRecord, TestRow,
 };

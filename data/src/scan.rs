@@ -5,7 +5,7 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use crate::blob::decompress;
-use crate::tests::{output_from_row, test_from_row, OUTPUT_SELECT, TEST_SELECT};
+use crate::test_rows::{output_from_row, test_from_row, OUTPUT_SELECT, TEST_SELECT};
 use crate::{DataError, Db, OutputRow, TestRow};
 
 /// A lockfile used by a run, decompressed.

@@ -1,4 +1,4 @@
-//! Tests: claiming pending ones, recording results atomically, reading them back.
+//! The `tests` table: claiming pending tests, recording results atomically, reading them back.
 
 use serde::Serialize;
 use sqlx::Row;
