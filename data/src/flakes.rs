@@ -69,23 +69,24 @@ impl FlakeRow {
     }
 }
 
-pub(crate) const FLAKE_COLUMNS: &str = "f.id, f.repo_id, r.forge, r.owner, r.name, r.url, \
-     f.subdir, f.revision, f.flake_file, f.source_dir, f.committed_at";
+/// The flake's id is named `flake_id` so that it can sit beside a test's own `id`.
+pub(crate) const FLAKE_COLUMNS: &str = "f.id AS flake_id, f.repo_id, r.forge, r.owner, r.name, \
+     r.url, f.subdir, f.revision, f.flake_file, f.source_dir, f.committed_at";
 
-/// Reads the [`FLAKE_COLUMNS`] of a row, which start at column `at`.
-pub(crate) fn flake_from_row(row: &sqlx::any::AnyRow, at: usize) -> Result<FlakeRow, sqlx::Error> {
+/// Reads the [`FLAKE_COLUMNS`] of a row, by name.
+pub(crate) fn flake_from_row(row: &sqlx::any::AnyRow) -> Result<FlakeRow, sqlx::Error> {
     Ok(FlakeRow {
-        id: row.try_get(at)?,
-        repo_id: row.try_get(at + 1)?,
-        forge: row.try_get(at + 2)?,
-        owner: row.try_get(at + 3)?,
-        name: row.try_get(at + 4)?,
-        url: row.try_get(at + 5)?,
-        subdir: row.try_get(at + 6)?,
-        revision: row.try_get(at + 7)?,
-        flake_file: row.try_get(at + 8)?,
-        source_dir: row.try_get(at + 9)?,
-        committed_at: row.try_get(at + 10)?,
+        id: row.try_get("flake_id")?,
+        repo_id: row.try_get("repo_id")?,
+        forge: row.try_get("forge")?,
+        owner: row.try_get("owner")?,
+        name: row.try_get("name")?,
+        url: row.try_get("url")?,
+        subdir: row.try_get("subdir")?,
+        revision: row.try_get("revision")?,
+        flake_file: row.try_get("flake_file")?,
+        source_dir: row.try_get("source_dir")?,
+        committed_at: row.try_get("committed_at")?,
     })
 }
 
@@ -114,7 +115,7 @@ impl Db {
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
-            .map(|row| flake_from_row(row, 0))
+            .map(flake_from_row)
             .collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -128,7 +129,7 @@ impl Db {
         let rows = sqlx::query(&sql).bind(run_id).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
-            .map(|row| flake_from_row(row, 0))
+            .map(flake_from_row)
             .collect::<Result<Vec<_>, _>>()?)
     }
 }

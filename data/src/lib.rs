@@ -21,7 +21,7 @@ mod runs;
 mod scan;
 mod scrape;
 mod stderr;
-mod tests;
+mod test_rows;
 
 pub use backend::Backend;
 pub use error::DataError;
@@ -29,9 +29,9 @@ pub use flakes::{FlakeRow, NewFlake, NewRepo, NewSnapshot};
 pub use model::{class, Category, Outcome, OutputStatus, Stage};
 pub use runs::{NewRun, PlannedTest, RunRow};
 pub use scan::LockfileRow;
-pub use scrape::{FoundFlake, PageCounts, RepoToFetch, ScrapeState};
+pub use scrape::{DiscoveryRow, FoundFlake, PageCounts, RepoToFetch, ScrapeRow, ScrapeState};
 pub use stderr::{StderrRow, StoredStderr};
-pub use tests::{
+pub use test_rows::{
     ClassUpdate, Classification, ComboCount, OutputRecord, OutputRow, PendingTest, StderrRecord,
     TestRecord, TestRow,
 };

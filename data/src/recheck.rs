@@ -13,7 +13,7 @@ impl Db {
         test_ids: &[i64],
     ) -> Result<Vec<PendingTest>, DataError> {
         let sql = format!(
-            "SELECT t.id, t.implementation, t.resolver, t.attempt, {FLAKE_COLUMNS}
+            "SELECT t.id AS test_id, t.implementation, t.resolver, t.attempt, {FLAKE_COLUMNS}
              FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id
              WHERE t.run_id = $1 AND t.id = $2"
         );
@@ -26,11 +26,11 @@ impl Db {
                 .await?;
             if let Some(row) = row {
                 tests.push(PendingTest {
-                    test_id: row.try_get(0)?,
-                    implementation: row.try_get(1)?,
-                    resolver: row.try_get(2)?,
-                    attempt: row.try_get(3)?,
-                    flake: flake_from_row(&row, 4)?,
+                    test_id: row.try_get("test_id")?,
+                    implementation: row.try_get("implementation")?,
+                    resolver: row.try_get("resolver")?,
+                    attempt: row.try_get("attempt")?,
+                    flake: flake_from_row(&row)?,
                 });
             }
         }

@@ -28,20 +28,20 @@ pub struct RunRow {
 }
 
 const RUN_SELECT: &str = "SELECT r.id, r.name, r.config, r.host, r.started_at, r.finished_at,
-        (SELECT COUNT(*) FROM tests t WHERE t.run_id = r.id),
-        (SELECT COUNT(*) FROM tests t WHERE t.run_id = r.id AND t.outcome IS NOT NULL)
+        (SELECT COUNT(*) FROM tests t WHERE t.run_id = r.id) AS planned,
+        (SELECT COUNT(*) FROM tests t WHERE t.run_id = r.id AND t.outcome IS NOT NULL) AS done
      FROM runs r";
 
 fn run_from_row(row: &sqlx::any::AnyRow) -> Result<RunRow, sqlx::Error> {
     Ok(RunRow {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        config: row.try_get(2)?,
-        host: row.try_get(3)?,
-        started_at: row.try_get(4)?,
-        finished_at: row.try_get(5)?,
-        planned: row.try_get(6)?,
-        done: row.try_get(7)?,
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        config: row.try_get("config")?,
+        host: row.try_get("host")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        planned: row.try_get("planned")?,
+        done: row.try_get("done")?,
     })
 }
 

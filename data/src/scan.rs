@@ -5,7 +5,7 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use crate::blob::decompress;
-use crate::tests::{output_from_row, test_from_row, OUTPUT_SELECT, TEST_SELECT};
+use crate::test_rows::{output_from_row, test_from_row, OUTPUT_SELECT, TEST_SELECT};
 use crate::{DataError, Db, OutputRow, TestRow};
 
 /// A lockfile used by a run, decompressed.
@@ -18,10 +18,10 @@ pub struct LockfileRow {
 }
 
 fn lockfile_from_row(row: &sqlx::any::AnyRow) -> Result<LockfileRow, DataError> {
-    let content: Vec<u8> = row.try_get(2)?;
+    let content: Vec<u8> = row.try_get("content")?;
     Ok(LockfileRow {
-        hash: row.try_get(0)?,
-        nodes: row.try_get(1)?,
+        hash: row.try_get("hash")?,
+        nodes: row.try_get("nodes")?,
         content: decompress(&content)?,
     })
 }

@@ -34,6 +34,23 @@ pub struct PageCounts {
     pub known_repos: usize,
 }
 
+/// One (repo, flake file) a source reported, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryRow {
+    pub url: String,
+    pub source: String,
+    pub path: String,
+    pub commit: Option<String>,
+}
+
+/// One scrape of (source, query), as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScrapeRow {
+    pub source: String,
+    pub query: String,
+    pub state: ScrapeState,
+}
+
 /// A repo `gnfc fetch` should fetch.
 #[derive(Debug, Clone)]
 pub struct RepoToFetch {
@@ -60,11 +77,72 @@ impl Db {
             .await?;
         Ok(match row {
             Some(row) => Some(ScrapeState {
-                cursor: row.try_get(0)?,
-                pages: row.try_get(1)?,
+                cursor: row.try_get("cursor")?,
+                pages: row.try_get("pages")?,
             }),
             None => None,
         })
+    }
+
+    /// Every scrape ever started, by source and query.
+    pub async fn scrapes(&self) -> Result<Vec<ScrapeRow>, DataError> {
+        let rows =
+            sqlx::query("SELECT source, query, cursor, pages FROM scrapes ORDER BY source, query")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ScrapeRow {
+                    source: row.try_get("source")?,
+                    query: row.try_get("query")?,
+                    state: ScrapeState {
+                        cursor: row.try_get("cursor")?,
+                        pages: row.try_get("pages")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Every known repo, whoever found it, by URL.
+    pub async fn repos(&self) -> Result<Vec<NewRepo>, DataError> {
+        let rows = sqlx::query(
+            "SELECT forge, owner, name, url, stars, default_branch FROM repos ORDER BY url",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(NewRepo {
+                    forge: row.try_get("forge")?,
+                    owner: row.try_get("owner")?,
+                    name: row.try_get("name")?,
+                    url: row.try_get("url")?,
+                    stars: row.try_get("stars")?,
+                    default_branch: row.try_get("default_branch")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every flake file sources reported, by repo URL and path.
+    pub async fn discoveries(&self) -> Result<Vec<DiscoveryRow>, DataError> {
+        let rows = sqlx::query(
+            "SELECT r.url, d.source, d.path, d.commit_id FROM discoveries d
+             JOIN repos r ON r.id = d.repo_id ORDER BY r.url, d.path, d.source",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DiscoveryRow {
+                    url: row.try_get("url")?,
+                    source: row.try_get("source")?,
+                    path: row.try_get("path")?,
+                    commit: row.try_get("commit_id")?,
+                })
+            })
+            .collect()
     }
 
     /// Starts (or restarts from the beginning) the scrape of `query` on `source`.
@@ -128,7 +206,7 @@ impl Db {
                 query = query.bind(&repo.url);
             }
             for row in query.fetch_all(&mut *tx).await? {
-                known.insert(row.try_get::<String, _>(0)?);
+                known.insert(row.try_get::<String, _>("url")?);
             }
             let sql = format!(
                 "INSERT INTO repos (forge, owner, name, url, stars, default_branch, added_at)
@@ -151,7 +229,10 @@ impl Db {
                     .bind(now);
             }
             for row in query.fetch_all(&mut *tx).await? {
-                ids.insert(row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?);
+                ids.insert(
+                    row.try_get::<String, _>("url")?,
+                    row.try_get::<i64, _>("id")?,
+                );
             }
         }
         let files: Vec<_> = files.into_iter().collect();
@@ -205,7 +286,7 @@ impl Db {
             "SELECT r.id, r.forge, r.owner, r.name, r.url, r.stars, r.default_branch,
                  (SELECT d.commit_id FROM discoveries d
                   WHERE d.repo_id = r.id AND d.commit_id IS NOT NULL
-                  ORDER BY d.last_found_at DESC LIMIT 1)
+                  ORDER BY d.last_found_at DESC LIMIT 1) AS found_commit
              FROM repos r
              WHERE r.forge <> 'local' {}
              ORDER BY r.id",
@@ -219,16 +300,16 @@ impl Db {
         rows.iter()
             .map(|row| {
                 Ok(RepoToFetch {
-                    id: row.try_get(0)?,
+                    id: row.try_get("id")?,
                     repo: NewRepo {
-                        forge: row.try_get(1)?,
-                        owner: row.try_get(2)?,
-                        name: row.try_get(3)?,
-                        url: row.try_get(4)?,
-                        stars: row.try_get(5)?,
-                        default_branch: row.try_get(6)?,
+                        forge: row.try_get("forge")?,
+                        owner: row.try_get("owner")?,
+                        name: row.try_get("name")?,
+                        url: row.try_get("url")?,
+                        stars: row.try_get("stars")?,
+                        default_branch: row.try_get("default_branch")?,
                     },
-                    found_commit: row.try_get(7)?,
+                    found_commit: row.try_get("found_commit")?,
                 })
             })
             .collect()
@@ -254,6 +335,16 @@ impl Db {
         .await?;
         tx.commit().await?;
         Ok(added)
+    }
+
+    /// The commit `gnfc fetch` last fetched of the repo at `url`, if it ever did.
+    pub async fn fetched_commit(&self, url: &str) -> Result<Option<String>, DataError> {
+        let commit: Option<Option<String>> =
+            sqlx::query_scalar("SELECT head_commit FROM repos WHERE url = $1")
+                .bind(url)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(commit.flatten())
     }
 
     /// Records why a repo could not be fetched (kept until a fetch succeeds).

@@ -35,7 +35,7 @@ impl Db {
         // and harness errors are named by gnfc, not by the rules, so they have none here.
         let rows = sqlx::query(
             "SELECT s.test_id, t.implementation, s.stage, s.attr_path, s.content, s.total_bytes,
-                 CASE WHEN s.stage = 'eval' THEN o.error_class ELSE t.error_class END
+                 CASE WHEN s.stage = 'eval' THEN o.error_class ELSE t.error_class END AS class
              FROM stderr s
              JOIN tests t ON t.id = s.test_id
              LEFT JOIN outputs o ON o.test_id = s.test_id AND o.attr_path = s.attr_path
@@ -51,17 +51,17 @@ impl Db {
         .await?;
         rows.iter()
             .map(|row| {
-                let content: Vec<u8> = row.try_get(4)?;
+                let content: Vec<u8> = row.try_get("content")?;
                 Ok(StderrRow {
-                    test_id: row.try_get(0)?,
-                    implementation: row.try_get(1)?,
-                    stage: row.try_get::<String, _>(2)?.parse()?,
-                    attr_path: row.try_get(3)?,
+                    test_id: row.try_get("test_id")?,
+                    implementation: row.try_get("implementation")?,
+                    stage: row.try_get::<String, _>("stage")?.parse()?,
+                    attr_path: row.try_get("attr_path")?,
                     text: StoredStderr {
                         kept: decompress(&content)?,
-                        total_bytes: row.try_get(5)?,
+                        total_bytes: row.try_get("total_bytes")?,
                     },
-                    class: row.try_get(6)?,
+                    class: row.try_get("class")?,
                 })
             })
             .collect()
@@ -84,10 +84,10 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|row| {
-            let content: Vec<u8> = row.try_get(0)?;
+            let content: Vec<u8> = row.try_get("content")?;
             Ok(StoredStderr {
                 kept: decompress(&content)?,
-                total_bytes: row.try_get(1)?,
+                total_bytes: row.try_get("total_bytes")?,
             })
         })
         .transpose()

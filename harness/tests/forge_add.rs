@@ -188,18 +188,18 @@ impl Proxy {
 
 /// The flakes of the corpus with their repo's forge and their commit time.
 async fn corpus_rows(dir: &Path) -> Vec<(String, String, Option<i64>)> {
-    sqlx::any::install_default_drivers();
     let url = format!("sqlite://{}", dir.join(".gnfc/gnfc.db").display());
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+    let db = gnfc_data::Db::open(&url).await.unwrap();
+    let mut rows: Vec<_> = db
+        .corpus()
         .await
-        .unwrap();
-    sqlx::query_as(
-        "SELECT r.url, f.subdir, f.committed_at FROM flakes f JOIN repos r ON r.id = f.repo_id
-         ORDER BY r.url",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.url, f.subdir, f.committed_at))
+        .collect();
+    db.close().await;
+    rows.sort();
+    rows
 }
 
 #[tokio::test(flavor = "multi_thread")]

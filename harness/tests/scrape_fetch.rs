@@ -43,39 +43,29 @@ async fn gnfc_ok(dir: &Path, args: &[&str]) -> String {
 
 /// Every row scrapes produce, in a stable order (times left out: they differ by design).
 async fn rows(dir: &Path) -> Vec<String> {
-    sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{}", dir.join(".gnfc/gnfc.db").display());
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
-    let repos: Vec<(String, String, String, String, Option<i64>)> =
-        sqlx::query_as("SELECT forge, owner, name, url, stars FROM repos ORDER BY url")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-    let found: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT r.url, d.source, d.path, d.commit_id FROM discoveries d
-         JOIN repos r ON r.id = d.repo_id ORDER BY r.url, d.path",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
+    let db = open(dir).await;
+    let repos = db.repos().await.unwrap();
+    let found = db.discoveries().await.unwrap();
+    db.close().await;
     repos
         .iter()
-        .map(|r| format!("{r:?}"))
+        .map(|r| format!("{:?}", (&r.forge, &r.owner, &r.name, &r.url, r.stars)))
         .chain(found.iter().map(|f| format!("{f:?}")))
         .collect()
 }
 
+/// Pages stored by the one scrape the test starts.
 async fn scrape_pages(dir: &Path) -> i64 {
+    let db = open(dir).await;
+    let scrapes = db.scrapes().await.unwrap();
+    db.close().await;
+    assert_eq!(scrapes.len(), 1, "{scrapes:?}");
+    scrapes[0].state.pages
+}
+
+async fn open(dir: &Path) -> gnfc_data::Db {
     let url = format!("sqlite://{}", dir.join(".gnfc/gnfc.db").display());
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
-    sqlx::query_scalar("SELECT pages FROM scrapes")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
+    gnfc_data::Db::open(&url).await.unwrap()
 }
 
 /// Repos whose first split separates `codeberg.org/…` from `github.com/…`: three queries.

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use gnfc_data::{DataError, Db, Outcome, OutputStatus, RunRow};
+use gnfc_data::{Db, Outcome, OutputStatus, RunRow};
 
 use crate::combo_name;
 use crate::compare::Side;
+use crate::ReportError;
 
 /// An interned string: an index into [`Strings`].
 pub type Sym = u32;
@@ -97,7 +98,7 @@ const NO_TEST: u32 = u32::MAX;
 
 impl RunData {
     /// Loads a run, streaming its rows.
-    pub async fn load(db: &Db, run: RunRow) -> Result<RunData, DataError> {
+    pub async fn load(db: &Db, run: RunRow) -> Result<RunData, ReportError> {
         let mut strings = Strings::default();
         let mut flakes = Vec::new();
         let mut flake_index: HashMap<String, u32> = HashMap::new();

@@ -2,13 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use gnfc_data::{DataError, Db};
+use gnfc_data::Db;
 use serde::Serialize;
 
 use crate::compare::Comparison;
 use crate::dataset::RunData;
 use crate::pairs::{compare_pair, PairComparison, PairSide};
 use crate::stderr::{failing_stderr, first_error_line};
+use crate::ReportError;
 
 /// A flake that regressed (not spuriously) in the new run.
 #[derive(Debug, Clone, Serialize)]
@@ -41,7 +42,7 @@ impl RunDiff {
 }
 
 /// Compares every combo of `new` with the same combo of `old`.
-pub async fn diff_runs(db: &Db, old: &RunData, new: &RunData) -> Result<RunDiff, DataError> {
+pub async fn diff_runs(db: &Db, old: &RunData, new: &RunData) -> Result<RunDiff, ReportError> {
     let names: BTreeSet<&String> = old.combos.iter().chain(&new.combos).collect();
     let mut combos = Vec::new();
     let mut regressions = Vec::new();

@@ -4,12 +4,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::Write;
 
-use gnfc_data::{DataError, Db, Outcome, OutputStatus, Stage};
+use gnfc_data::{Db, Outcome, OutputStatus, Stage};
 
 use crate::compare::Comparison;
 use crate::dataset::{RunData, TestResult};
 use crate::pairs::PairComparison;
-use crate::{outcome_counts, plots, Analysis};
+use crate::{outcome_counts, plots, Analysis, ReportError};
 
 /// Rows of the per-flake table; beyond this, flakes where combos differ and failures are
 /// kept first and the page says how many were left out (CSV and JSON have them all).
@@ -66,7 +66,7 @@ pub async fn html_report(
     db: &Db,
     data: &RunData,
     analysis: &Analysis,
-) -> Result<(), DataError> {
+) -> Result<(), ReportError> {
     let mut h = String::with_capacity(1 << 20);
     let run = &data.run;
     let _ = write!(
@@ -126,8 +126,11 @@ pub async fn html_report(
     Ok(())
 }
 
-fn io_error(e: std::io::Error) -> DataError {
-    DataError::Corrupt(format!("cannot write the report: {e}"))
+fn io_error(source: std::io::Error) -> ReportError {
+    ReportError::Io {
+        what: "the report",
+        source,
+    }
 }
 
 fn summary(h: &mut String, data: &RunData, counts: &[Vec<usize>]) {
@@ -434,7 +437,7 @@ async fn details(
     db: &Db,
     data: &RunData,
     tests: &[usize],
-) -> Result<(), DataError> {
+) -> Result<(), ReportError> {
     out.write_all(b"<section id=\"details\"><h2>Test details</h2>\n")
         .map_err(io_error)?;
     let mut locks: HashMap<u32, String> = HashMap::new();

@@ -8,6 +8,7 @@ pub mod compare;
 mod csv;
 pub mod dataset;
 mod diff;
+mod error;
 mod html;
 mod json;
 pub mod lockfiles;
@@ -21,13 +22,14 @@ pub use compare::{Comparison, Side};
 pub use csv::{outputs_csv, tests_csv};
 pub use dataset::RunData;
 pub use diff::{diff_runs, Regression, RunDiff};
+pub use error::ReportError;
 pub use html::html_report;
 pub use json::{json_report, JSON_SCHEMA_VERSION};
 pub use markdown::{compare_markdown, diff_markdown, report_markdown, summary_markdown};
 pub use pairs::{compare_pair, PairComparison, PairSide};
 pub use retry::retry_list;
 
-use gnfc_data::{ComboCount, DataError, Db, Outcome};
+use gnfc_data::{ComboCount, Db, Outcome};
 use serde::Serialize;
 
 use crate::lockfiles::{DrvDivergence, LockAnalysis};
@@ -95,7 +97,7 @@ pub struct Analysis {
 }
 
 /// Compares the natural pairs of combos, and analyses lockfiles and drvPaths.
-pub async fn analyse(db: &Db, data: &RunData) -> Result<Analysis, DataError> {
+pub async fn analyse(db: &Db, data: &RunData) -> Result<Analysis, ReportError> {
     let lockfiles = lockfiles::analyse_locks(db, data).await?;
     let mut pairs = Vec::new();
     let mut drv_divergence = Vec::new();

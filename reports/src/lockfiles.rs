@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use gnfc_data::{DataError, Db};
+use gnfc_data::Db;
 use serde::Serialize;
 
 use crate::dataset::{RunData, Sym};
+use crate::ReportError;
 
 /// What a lockfile locks, reduced to what the analysis compares.
 #[derive(Debug, Clone, Default)]
@@ -112,7 +113,7 @@ pub struct LockAnalysis {
 pub const LIST_LIMIT: usize = 500;
 
 /// Reads the run's lockfiles once and analyses them.
-pub async fn analyse_locks(db: &Db, data: &RunData) -> Result<LockAnalysis, DataError> {
+pub async fn analyse_locks(db: &Db, data: &RunData) -> Result<LockAnalysis, ReportError> {
     let mut locks: HashMap<Sym, LockSummary> = HashMap::new();
     db.scan_lockfiles(data.run.id, |l| {
         if let Some(sym) = data.strings.find(&l.hash) {

@@ -1,11 +1,11 @@
 use std::fmt::Write;
 
-use gnfc_data::{DataError, Db, Outcome, RunRow};
+use gnfc_data::{Db, Outcome, RunRow};
 
 use crate::compare::Comparison;
 use crate::diff::RunDiff;
 use crate::pairs::PairComparison;
-use crate::{combo_name, outcome_share, outcome_table, Analysis};
+use crate::{combo_name, outcome_share, outcome_table, Analysis, ReportError};
 
 /// How many flakes a Markdown list names before saying how many more there are.
 const LIST_FLAKES: usize = 20;
@@ -15,7 +15,7 @@ const TOP_CLASSES: usize = 10;
 
 /// The run summary: outcomes per combo (counts, and shares of the tests that applied) and the
 /// most frequent error classes. Fits a CI comment.
-pub async fn summary_markdown(db: &Db, run: &RunRow) -> Result<String, DataError> {
+pub async fn summary_markdown(db: &Db, run: &RunRow) -> Result<String, ReportError> {
     let outcomes = db.outcome_counts(run.id).await?;
     let classes = db.class_counts(run.id).await?;
     let mut md = String::new();
@@ -79,7 +79,7 @@ pub async fn report_markdown(
     db: &Db,
     run: &RunRow,
     analysis: &Analysis,
-) -> Result<String, DataError> {
+) -> Result<String, ReportError> {
     let mut md = summary_markdown(db, run).await?;
     if !analysis.pairs.is_empty() {
         md.push_str("\n### Combo comparisons\n\n");

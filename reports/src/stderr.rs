@@ -1,8 +1,9 @@
 //! The stored stderr that explains a failed test, and its first error line.
 
-use gnfc_data::{DataError, Db, Outcome, OutputStatus, Stage};
+use gnfc_data::{Db, Outcome, OutputStatus, Stage};
 
 use crate::dataset::{RunData, TestResult};
+use crate::ReportError;
 
 /// The stage (and output) whose stderr explains a test's outcome.
 fn failing_stage(data: &RunData, test: &TestResult) -> Option<(Stage, String)> {
@@ -24,7 +25,7 @@ pub(crate) async fn failing_stderr(
     db: &Db,
     data: &RunData,
     test: &TestResult,
-) -> Result<Option<(Stage, String, String)>, DataError> {
+) -> Result<Option<(Stage, String, String)>, ReportError> {
     let Some((stage, attr)) = failing_stage(data, test) else {
         return Ok(None);
     };

@@ -1,6 +1,6 @@
 //! The analyses on a real SQLite database filled through gnfc-data: per-output comparison of
 //! partial tests, drvPath divergence, lock agreement and duplicated inputs, flaky marks, and
-//! the formats that carry them.
+//! the formats that carry them (and how writing one fails).
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +8,7 @@ use gnfc_data::{
     Classification, Db, NewFlake, NewRepo, NewRun, NewSnapshot, OutputRecord, OutputStatus,
     PlannedTest, TestRecord,
 };
-use gnfc_reports::{compare_pair, Comparison, PairSide, RunData};
+use gnfc_reports::{compare_pair, Comparison, PairSide, ReportError, RunData};
 
 fn class(id: &str, category: &str) -> Option<Classification> {
     Some(Classification {
@@ -200,4 +200,27 @@ async fn partial_outputs_drv_paths_locks_and_flaky() {
         .unwrap();
     let html = String::from_utf8(html).unwrap();
     assert!(html.contains("flaky: first attempt was partial (assertion-failed)"));
+
+    // A report that cannot be written says so, not that the database is corrupt.
+    let failed = gnfc_reports::html_report(&mut Full, &db, &data, &analysis)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&failed, ReportError::Io { what: "the report", source }
+            if source.kind() == std::io::ErrorKind::StorageFull),
+        "{failed:?}"
+    );
+}
+
+/// A writer on a full disk.
+struct Full;
+
+impl std::io::Write for Full {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::StorageFull.into())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -16,7 +16,8 @@ use gnfc_scrapers::fixtures::{forge_bases, FixtureServer, ForgeReplay, ForgeRepo
 use gnfc_scrapers::{Forge, Found, HttpOptions, Silent, SourceStore};
 
 struct Env {
-    t: common::TestDb,
+    /// Keeps the database (and `dir`) alive for the test's life.
+    _t: common::TestDb,
     db: Db,
     dir: std::path::PathBuf,
 }
@@ -27,7 +28,7 @@ impl Env {
         Env {
             db: t.db.clone(),
             dir: t.dir.path().to_path_buf(),
-            t,
+            _t: t,
         }
     }
 
@@ -190,12 +191,8 @@ async fn tarballs_from_each_forge_give_every_flake_and_nothing_escapes() {
     // The fetched commit is recorded; a second fetch has nothing left but the failures.
     let commit = forge_repos()[0].commit.clone();
     assert_eq!(
-        env.t
-            .count(&format!(
-                "SELECT COUNT(*) FROM repos WHERE head_commit = '{commit}'"
-            ))
-            .await,
-        1
+        env.db.fetched_commit(&multi.url).await.unwrap(),
+        Some(commit)
     );
     let again = env.db.repos_to_fetch(false).await.unwrap();
     assert_eq!(again.len(), 3, "only the failed ones are left");

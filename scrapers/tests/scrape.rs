@@ -7,6 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gnfc_data::{DiscoveryRow, NewRepo, ScrapeRow};
 use gnfc_scrapers::fixtures::{
     FixtureServer, GithubReplay, GrepAppReplay, IndexedRepo, LimitSignal, Reply, SourcegraphReplay,
 };
@@ -72,8 +73,22 @@ impl Env {
             .unwrap()
     }
 
-    async fn count(&self, sql: &str) -> i64 {
-        self.t.count(sql).await
+    /// How many stored repos pass `keep`.
+    async fn repos(&self, keep: impl Fn(&NewRepo) -> bool) -> usize {
+        let repos = self.t.db.repos().await.unwrap();
+        repos.iter().filter(|r| keep(r)).count()
+    }
+
+    /// How many stored discoveries pass `keep`.
+    async fn discoveries(&self, keep: impl Fn(&DiscoveryRow) -> bool) -> usize {
+        let found = self.t.db.discoveries().await.unwrap();
+        found.iter().filter(|d| keep(d)).count()
+    }
+
+    /// How many stored scrapes pass `keep`.
+    async fn scrapes(&self, keep: impl Fn(&ScrapeRow) -> bool) -> usize {
+        let scrapes = self.t.db.scrapes().await.unwrap();
+        scrapes.iter().filter(|s| keep(s)).count()
     }
 
     fn sourcegraph(&self, server: &FixtureServer) -> Sourcegraph {
@@ -127,8 +142,8 @@ async fn sourcegraph_splits_a_limited_query_until_everything_fits() {
         .unwrap();
     let (report, error) = env.run(&env.sourcegraph(&server)).await;
     assert!(error.is_none(), "{error:?}");
-    assert_eq!(env.count("SELECT COUNT(*) FROM repos").await, 14);
-    assert_eq!(env.count("SELECT COUNT(*) FROM discoveries").await, 22);
+    assert_eq!(env.repos(|_| true).await, 14);
+    assert_eq!(env.discoveries(|_| true).await, 22);
     let queries: Vec<String> = server
         .requests()
         .iter()
@@ -153,16 +168,8 @@ async fn sourcegraph_splits_a_limited_query_until_everything_fits() {
         Some("token sgp_secret")
     );
     // Commits came along; a finished scrape leaves no cursor.
-    assert_eq!(
-        env.count("SELECT COUNT(*) FROM discoveries WHERE commit_id IS NULL")
-            .await,
-        0
-    );
-    assert_eq!(
-        env.count("SELECT COUNT(*) FROM scrapes WHERE cursor IS NULL")
-            .await,
-        1
-    );
+    assert_eq!(env.discoveries(|d| d.commit.is_none()).await, 0);
+    assert_eq!(env.scrapes(|s| s.state.cursor.is_none()).await, 1);
 }
 
 #[tokio::test]
@@ -177,13 +184,10 @@ async fn sourcegraph_old_field_names_and_alerts_are_understood() {
     let (_, error) = env.run(&env.sourcegraph(&server)).await;
     assert!(error.is_none(), "{error:?}");
     assert_eq!(server.requests().len(), 3, "the alert made it split");
-    assert_eq!(env.count("SELECT COUNT(*) FROM discoveries").await, 22);
+    assert_eq!(env.discoveries(|_| true).await, 22);
     assert_eq!(
-        env.count(
-            "SELECT COUNT(*) FROM discoveries
-             WHERE path = 'nested/dir/flake.nix' AND commit_id IS NOT NULL"
-        )
-        .await,
+        env.discoveries(|d| d.path == "nested/dir/flake.nix" && d.commit.is_some())
+            .await,
         8
     );
 }
@@ -212,17 +216,13 @@ async fn sourcegraph_truncated_stream_keeps_what_arrived_and_resumes() {
         error.to_string().contains("run the same command again"),
         "{error}"
     );
-    assert_eq!(
-        env.count("SELECT COUNT(*) FROM discoveries").await,
-        22,
-        "nothing lost"
-    );
+    assert_eq!(env.discoveries(|_| true).await, 22, "nothing lost");
     let (report, error) = env.run(&source).await;
     assert!(error.is_none(), "{error:?}");
     assert!(report.resumed);
     assert_eq!(report.new_repos, 0);
     assert_eq!(report.duplicates, 14);
-    assert_eq!(env.count("SELECT COUNT(*) FROM discoveries").await, 22);
+    assert_eq!(env.discoveries(|_| true).await, 22);
 }
 
 #[tokio::test]
@@ -253,7 +253,7 @@ async fn sourcegraph_error_event_and_empty_result() {
     let (report, error) = env.run(&source).await;
     assert!(error.is_none(), "{error:?}");
     assert_eq!((report.found, report.pages), (0, 1));
-    assert_eq!(env.count("SELECT COUNT(*) FROM repos").await, 0);
+    assert_eq!(env.repos(|_| true).await, 0);
 }
 
 /// Repos whose flakes are all in subdirectories, beside files only named like a flake.
@@ -301,29 +301,21 @@ async fn sourcegraph_finds_flakes_only_in_subdirectories_and_nothing_named_like_
             .unwrap();
         let (report, error) = env.run(&env.sourcegraph(&server)).await;
         assert!(error.is_none(), "{error:?}");
+        assert_eq!(env.repos(|_| true).await, 8, "limit {limit}");
+        assert_eq!(env.discoveries(|_| true).await, 12, "limit {limit}");
         assert_eq!(
-            env.count("SELECT COUNT(*) FROM repos").await,
-            8,
-            "limit {limit}"
-        );
-        assert_eq!(
-            env.count("SELECT COUNT(*) FROM discoveries").await,
-            12,
-            "limit {limit}"
-        );
-        assert_eq!(
-            env.count(
-                "SELECT COUNT(*) FROM discoveries
-                 WHERE path IN ('nix/flake.nix', 'templates/basic/flake.nix', 'pkgs/Flake.nix')"
-            )
+            env.discoveries(|d| {
+                [
+                    "nix/flake.nix",
+                    "templates/basic/flake.nix",
+                    "pkgs/Flake.nix",
+                ]
+                .contains(&d.path.as_str())
+            })
             .await,
             12
         );
-        assert_eq!(
-            env.count("SELECT COUNT(*) FROM repos WHERE name = 'no-flake'")
-                .await,
-            0
-        );
+        assert_eq!(env.repos(|r| r.name == "no-flake").await, 0);
         if limit == 5 {
             // Split by repository while keeping the file filter: every query carries both.
             let queries: Vec<String> = server
@@ -366,7 +358,7 @@ async fn grep_app_pages_in_both_shapes_until_empty_or_the_cap() {
         assert!(error.is_none(), "{error:?}");
         // 10 + 10 + 5, then an empty page ends it.
         assert_eq!((report.pages, report.found), (4, 25));
-        assert_eq!(env.count("SELECT COUNT(*) FROM repos").await, 25);
+        assert_eq!(env.repos(|_| true).await, 25);
         let first = &server.requests()[0];
         assert_eq!(first.param("f.path.pattern").as_deref(), Some("flake.nix"));
         assert_eq!(first.param("q").as_deref(), Some("outputs"));
@@ -423,14 +415,10 @@ async fn grep_app_splits_past_the_1000_hit_cap_and_finds_each_flake_once() {
         .unwrap();
     let (report, error) = env.run(&env.grep_app(&server, 100)).await;
     assert!(error.is_none(), "{error:?}");
-    assert_eq!(env.count("SELECT COUNT(*) FROM repos").await, 1200);
-    assert_eq!(env.count("SELECT COUNT(*) FROM discoveries").await, 1320);
+    assert_eq!(env.repos(|_| true).await, 1200);
+    assert_eq!(env.discoveries(|_| true).await, 1320);
     assert_eq!(report.found, 1320, "each flake reported once");
-    assert_eq!(
-        env.count("SELECT COUNT(*) FROM discoveries WHERE path = 'nix/flake.nix'")
-            .await,
-        120
-    );
+    assert_eq!(env.discoveries(|d| d.path == "nix/flake.nix").await, 120);
     let requests = server.requests();
     assert!(requests
         .iter()
@@ -483,7 +471,7 @@ async fn grep_app_split_scrape_interrupted_resumes_to_each_flake_once() {
         1320,
         "each flake reported once over both runs"
     );
-    assert_eq!(env.count("SELECT COUNT(*) FROM discoveries").await, 1320);
+    assert_eq!(env.discoveries(|_| true).await, 1320);
 }
 
 #[tokio::test]
@@ -530,7 +518,7 @@ async fn grep_app_malformed_json_stores_nothing_of_that_page_and_resumes_there()
         .unwrap_err();
     assert!(matches!(error, ScrapeError::Malformed { .. }), "{error}");
     assert!(error.to_string().contains("grep.app page 2"), "{error}");
-    assert_eq!(env.count("SELECT COUNT(*) FROM repos").await, 10);
+    assert_eq!(env.repos(|_| true).await, 10);
     let (report, error) = env.run(&source).await;
     assert!(error.is_none(), "{error:?}");
     assert!(report.resumed);
@@ -539,7 +527,7 @@ async fn grep_app_malformed_json_stores_nothing_of_that_page_and_resumes_there()
         Some("2"),
         "resumed at the page that failed"
     );
-    assert_eq!(env.count("SELECT COUNT(*) FROM repos").await, 25);
+    assert_eq!(env.repos(|_| true).await, 25);
 }
 
 fn github(env: &Env, server: &FixtureServer) -> Github {
@@ -567,7 +555,7 @@ async fn github_splits_on_size_past_the_1000_result_cap() {
         .unwrap();
     let (report, error) = env.run(&github(&env, &server)).await;
     assert!(error.is_none(), "{error:?}");
-    assert_eq!(env.count("SELECT COUNT(*) FROM repos").await, 1500);
+    assert_eq!(env.repos(|_| true).await, 1500);
     assert_eq!(report.found, 1500, "split pages are not counted twice");
     let requests = server.requests();
     assert!(requests
@@ -579,11 +567,7 @@ async fn github_splits_on_size_past_the_1000_result_cap() {
     assert!(requests.iter().all(|r| r
         .header("authorization")
         .is_some_and(|a| a.contains("ghp_secret"))));
-    assert_eq!(
-        env.count("SELECT COUNT(*) FROM repos WHERE stars IS NULL")
-            .await,
-        0
-    );
+    assert_eq!(env.repos(|r| r.stars.is_none()).await, 0);
 }
 
 #[tokio::test]
@@ -683,13 +667,10 @@ async fn the_same_repo_from_two_sources_is_one_repo_found_twice() {
         (report.found, report.new_repos, report.duplicates),
         (10, 8, 2)
     );
-    assert_eq!(env.count("SELECT COUNT(*) FROM repos").await, 10);
+    assert_eq!(env.repos(|_| true).await, 10);
     assert_eq!(
-        env.count(
-            "SELECT COUNT(*) FROM discoveries d JOIN repos r ON r.id = d.repo_id
-             WHERE r.url = 'https://github.com/o1/r1'"
-        )
-        .await,
+        env.discoveries(|d| d.url == "https://github.com/o1/r1")
+            .await,
         2,
         "one repo, found by both sources"
     );

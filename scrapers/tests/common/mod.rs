@@ -4,6 +4,8 @@ use gnfc_data::Db;
 
 pub struct TestDb {
     pub db: Db,
+    /// Holds the database's directory for the test's life; only some test binaries read it.
+    #[allow(dead_code)]
     pub dir: tempfile::TempDir,
 }
 
@@ -16,15 +18,5 @@ impl TestDb {
 
     fn url_in(dir: &std::path::Path) -> String {
         format!("sqlite://{}", dir.join("g.db").display())
-    }
-
-    /// A scalar query run directly, for facts the typed API has no reason to expose.
-    pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::any::install_default_drivers();
-        let mut conn =
-            <sqlx::AnyConnection as sqlx::Connection>::connect(&TestDb::url_in(self.dir.path()))
-                .await
-                .unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
     }
 }

@@ -1,4 +1,4 @@
-//! Tests: claiming pending ones, recording results atomically, reading them back.
+//! The `tests` table: claiming pending tests, recording results atomically, reading them back.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -130,40 +130,44 @@ pub(crate) const TEST_SELECT: &str =
     "SELECT t.id, t.flake_id, r.owner, r.name, f.subdir, t.implementation, t.resolver,
          t.outcome, t.error_class, t.error_category, t.error_detail, t.exit_code,
          t.lock_ms, t.enumerate_ms, t.eval_ms, t.total_ms, t.lockfile_hash, t.attempt,
-         (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id),
-         (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id AND o.status <> 'pass'),
+         (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id) AS outputs_total,
+         (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id AND o.status <> 'pass')
+             AS outputs_failed,
          t.flaky, t.flaky_first
      FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id
      WHERE t.run_id = $1 ORDER BY t.id";
 
 pub(crate) fn test_from_row(row: &sqlx::any::AnyRow) -> Result<TestRow, DataError> {
-    let (owner, name, subdir): (String, String, String) =
-        (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+    let (owner, name, subdir): (String, String, String) = (
+        row.try_get("owner")?,
+        row.try_get("name")?,
+        row.try_get("subdir")?,
+    );
     Ok(TestRow {
-        id: row.try_get(0)?,
-        flake_id: row.try_get(1)?,
+        id: row.try_get("id")?,
+        flake_id: row.try_get("flake_id")?,
         flake: if subdir.is_empty() {
             format!("{owner}/{name}")
         } else {
             format!("{owner}/{name}/{subdir}")
         },
-        implementation: row.try_get(5)?,
-        resolver: row.try_get(6)?,
-        outcome: opt_parse(row.try_get(7)?)?,
-        class: row.try_get(8)?,
-        category: row.try_get(9)?,
-        detail: row.try_get(10)?,
-        exit_code: row.try_get(11)?,
-        lock_ms: row.try_get(12)?,
-        enumerate_ms: row.try_get(13)?,
-        eval_ms: row.try_get(14)?,
-        total_ms: row.try_get(15)?,
-        lockfile_hash: row.try_get(16)?,
-        attempt: row.try_get(17)?,
-        outputs_total: row.try_get(18)?,
-        outputs_failed: row.try_get(19)?,
-        flaky: row.try_get::<i64, _>(20)? != 0,
-        flaky_first: row.try_get(21)?,
+        implementation: row.try_get("implementation")?,
+        resolver: row.try_get("resolver")?,
+        outcome: opt_parse(row.try_get("outcome")?)?,
+        class: row.try_get("error_class")?,
+        category: row.try_get("error_category")?,
+        detail: row.try_get("error_detail")?,
+        exit_code: row.try_get("exit_code")?,
+        lock_ms: row.try_get("lock_ms")?,
+        enumerate_ms: row.try_get("enumerate_ms")?,
+        eval_ms: row.try_get("eval_ms")?,
+        total_ms: row.try_get("total_ms")?,
+        lockfile_hash: row.try_get("lockfile_hash")?,
+        attempt: row.try_get("attempt")?,
+        outputs_total: row.try_get("outputs_total")?,
+        outputs_failed: row.try_get("outputs_failed")?,
+        flaky: row.try_get::<i64, _>("flaky")? != 0,
+        flaky_first: row.try_get("flaky_first")?,
     })
 }
 
@@ -176,14 +180,14 @@ pub(crate) const OUTPUT_SELECT: &str =
 
 pub(crate) fn output_from_row(row: &sqlx::any::AnyRow) -> Result<OutputRow, DataError> {
     Ok(OutputRow {
-        test_id: row.try_get(0)?,
-        attr_path: row.try_get(1)?,
-        status: row.try_get::<String, _>(2)?.parse()?,
-        drv_path: row.try_get(3)?,
-        eval_ms: row.try_get(4)?,
-        class: row.try_get(5)?,
-        category: row.try_get(6)?,
-        detail: row.try_get(7)?,
+        test_id: row.try_get("test_id")?,
+        attr_path: row.try_get("attr_path")?,
+        status: row.try_get::<String, _>("status")?.parse()?,
+        drv_path: row.try_get("drv_path")?,
+        eval_ms: row.try_get("eval_ms")?,
+        class: row.try_get("error_class")?,
+        category: row.try_get("error_category")?,
+        detail: row.try_get("error_detail")?,
     })
 }
 
@@ -198,19 +202,19 @@ impl Db {
     /// run left undone.
     pub async fn pending_tests(&self, run_id: i64) -> Result<Vec<PendingTest>, DataError> {
         let sql = format!(
-            "SELECT t.id, t.implementation, t.resolver, t.attempt, {FLAKE_COLUMNS}
+            "SELECT t.id AS test_id, t.implementation, t.resolver, t.attempt, {FLAKE_COLUMNS}
              FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id
              WHERE t.run_id = $1 AND t.outcome IS NULL ORDER BY t.id"
         );
         let rows = sqlx::query(&sql).bind(run_id).fetch_all(&self.pool).await?;
         let mut pending = Vec::with_capacity(rows.len());
         for row in &rows {
-            let flake = flake_from_row(row, 4)?;
+            let flake = flake_from_row(row)?;
             pending.push(PendingTest {
-                test_id: row.try_get(0)?,
-                implementation: row.try_get(1)?,
-                resolver: row.try_get(2)?,
-                attempt: row.try_get(3)?,
+                test_id: row.try_get("test_id")?,
+                implementation: row.try_get("implementation")?,
+                resolver: row.try_get("resolver")?,
+                attempt: row.try_get("attempt")?,
                 flake,
             });
         }
@@ -342,7 +346,8 @@ impl Db {
     /// Recorded tests per combo and outcome.
     pub async fn outcome_counts(&self, run_id: i64) -> Result<Vec<ComboCount>, DataError> {
         self.combo_counts(
-            "SELECT implementation, resolver, outcome, NULL, COUNT(*) FROM tests
+            "SELECT implementation, resolver, outcome AS key, NULL AS category, COUNT(*) AS count
+             FROM tests
              WHERE run_id = $1 AND outcome IS NOT NULL
              GROUP BY implementation, resolver, outcome
              ORDER BY implementation, resolver, outcome",
@@ -354,7 +359,8 @@ impl Db {
     /// Failed tests per combo and error class, most frequent first.
     pub async fn class_counts(&self, run_id: i64) -> Result<Vec<ComboCount>, DataError> {
         self.combo_counts(
-            "SELECT implementation, resolver, error_class, MAX(error_category), COUNT(*)
+            "SELECT implementation, resolver, error_class AS key, MAX(error_category) AS category,
+                 COUNT(*) AS count
              FROM tests
              WHERE run_id = $1 AND error_class IS NOT NULL
              GROUP BY implementation, resolver, error_class
@@ -370,11 +376,11 @@ impl Db {
             .iter()
             .map(|row| {
                 Ok(ComboCount {
-                    implementation: row.try_get(0)?,
-                    resolver: row.try_get(1)?,
-                    key: row.try_get(2)?,
-                    category: row.try_get(3)?,
-                    count: row.try_get(4)?,
+                    implementation: row.try_get("implementation")?,
+                    resolver: row.try_get("resolver")?,
+                    key: row.try_get("key")?,
+                    category: row.try_get("category")?,
+                    count: row.try_get("count")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?)
