@@ -9,7 +9,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{big_body, config, dirs, eventually, start, Origin, BIG_LEN};
+use common::{big_body, config, dirs, eventually, start, Origin, BIG_LEN, STALL};
 use gnfc_proxy::{Mode, OFFLINE_MISS_STATUS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -210,7 +210,8 @@ async fn server_errors_and_plain_forbidden_answers_are_passed_on_uncached() {
     let origin = Origin::start().await;
     let dir = dirs();
     let mut cfg = config(&origin, dir.path(), Mode::Record);
-    cfg.rate_limit.max_wait = Duration::from_secs(2);
+    // Waiting would take at least this long; the far reset is over it, so nothing waits.
+    cfg.rate_limit.max_wait = STALL;
     let proxy = start(cfg).await;
     let client = proxy.client();
     for _ in 0..2 {
@@ -223,7 +224,7 @@ async fn server_errors_and_plain_forbidden_answers_are_passed_on_uncached() {
         let t = Instant::now();
         let (status, _, _) = get(&client, &origin.url("/forbidden-limit")).await.unwrap();
         assert_eq!(status, 403);
-        assert!(t.elapsed() < Duration::from_secs(2));
+        assert!(t.elapsed() < STALL / 2, "{:?}", t.elapsed());
     }
     assert_eq!(origin.count("/error500"), 2);
     assert_eq!(origin.count("/forbidden-limit"), 2);
@@ -277,18 +278,10 @@ async fn stalled_upstreams_time_out() {
     let (status, _, body) = get(&client, &origin.url("/stall-headers")).await.unwrap();
     assert_eq!(status, 504, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("no response within 1 s"));
-    assert!(
-        t.elapsed() < Duration::from_millis(2500),
-        "{:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < STALL / 2, "{:?}", t.elapsed());
     let t = Instant::now();
     assert!(get(&client, &origin.url("/stall-body")).await.is_err());
-    assert!(
-        t.elapsed() < Duration::from_millis(2500),
-        "{:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < STALL / 2, "{:?}", t.elapsed());
     assert!(eventually(Duration::from_secs(3), || proxy.tmp_files().is_empty()).await);
     assert!(proxy.blobs().is_empty());
     assert_eq!(proxy.handle.stats().await.unwrap().entries, 0);
@@ -396,7 +389,8 @@ async fn concurrent_identical_misses_are_fetched_once() {
         tasks.push(tokio::spawn(async move { get(&client, &url).await }));
     }
     // The origin answers only once all requests are inside the proxy, so they all overlap.
-    let all_in = eventually(Duration::from_secs(20), || {
+    // 1,000 TLS handshakes take seconds on a loaded 2-core machine: a wide bound.
+    let all_in = eventually(Duration::from_secs(120), || {
         proxy.metric("gnfc_proxy_requests_total") >= CLIENTS as f64
     })
     .await;

@@ -41,6 +41,10 @@ struct OriginState {
 /// `/error500`, `/stall-headers`, `/stall-body`, `/redirect` → `/target`, `/token` (echoes
 /// Authorization in a header), `/big`, `/gated` (held until released), `/stream-gated` (half, then held), `/ratelimit` (429
 /// first), `/forbidden-limit` (403 with a far reset), anything else: 200 with the path.
+/// How long the stalling paths stall: far beyond any timeout a test sets, so a bound well
+/// below it proves the proxy's timeout cut the request, with room for a loaded machine.
+pub const STALL: Duration = Duration::from_secs(30);
+
 pub struct Origin {
     pub https_port: u16,
     pub http_port: u16,
@@ -256,7 +260,7 @@ async fn serve<S: Stream>(
         "/vary-agent" => ok(&header("user-agent"), "vary: User-Agent\r\n"),
         "/error500" => response("500 Internal Server Error", "boom", ""),
         "/stall-headers" => {
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            tokio::time::sleep(STALL).await;
             ok("too late", "")
         }
         "/stall-body" => {
@@ -264,7 +268,7 @@ async fn serve<S: Stream>(
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\n0123456789")
                 .await;
             let _ = stream.flush().await;
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            tokio::time::sleep(STALL).await;
             return;
         }
         "/redirect" => response(
