@@ -13,4 +13,5 @@ pub mod flake_list;
 pub mod outputs;
 pub mod procedure;
 pub mod recheck;
+pub mod reclassify;
 pub mod scheduler;
