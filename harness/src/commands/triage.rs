@@ -10,9 +10,9 @@ use gnfc_classifier::triage::{self, candidate_rule, unknown_count, unknown_group
 use gnfc_classifier::{Category, Input, RuleSetBuilder, RuleSpec};
 use gnfc_data::{Classification, Db, RunRow, StderrRow, TestRow};
 
-use super::classify::{load_overrides, load_rules, user_rule_files};
 use super::{pick_run, Context};
 use crate::reclassify::{classify_rows, reclassify};
+use crate::wiring::{load_overrides, load_rules, user_rule_files};
 
 /// `gnfc classify --explain TEST_ID`.
 pub async fn explain(ctx: &Context, run: Option<&str>, test_id: i64) -> anyhow::Result<ExitCode> {
