@@ -206,20 +206,20 @@ pub async fn interactive(
     let rules = load_rules(ctx)?;
     let rows = db.classified_stderr(run.id).await?;
     let classes = classify_rows(&rules, &rows, ctx.quiet);
+    let builder = RuleSetBuilder::new(&user_files).with_target(&target);
     let session = Session {
         rows: &rows,
         classes,
         target: &target,
-        rules: RuleSetBuilder::new(&user_files).with_target(&target),
+        rules: builder.clone(),
         top,
     };
     let stdin = std::io::stdin();
-    let rules = session.rules.clone();
     let added = session.run(&mut stdin.lock(), &mut std::io::stdout().lock())?;
     if added > 0 {
         // Take the new rules into account at once, as `gnfc classify` would; a `--rules-file`
         // outside the config takes part too.
-        let rules = rules
+        let rules = builder
             .build()
             .context("cannot load the classifier rules (classifier.rules in gnfc.toml)")?;
         let overrides = load_overrides(ctx, &rules)?;
