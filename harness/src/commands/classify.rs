@@ -1,5 +1,6 @@
 //! `gnfc classify`: re-classify stored stderr after the rules changed, without re-running
-//! (the work is in `crate::reclassify`). The triage views (`--explain`, `--unknown`, `--interactive`) live in `triage`.
+//! (the work is in `crate::reclassify`). The triage views (`--explain`, `--unknown`,
+//! `--interactive`) live in `triage`.
 
 use std::process::ExitCode;
 
