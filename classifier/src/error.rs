@@ -43,6 +43,8 @@ pub enum RuleError {
         limit: usize,
         cause: Box<regex::Error>,
     },
+    #[error("rule '{id}' cannot be written as TOML: {cause}")]
+    Serialise { id: String, cause: toml::ser::Error },
     #[error("cannot read {path}: {cause}")]
     Read { path: String, cause: std::io::Error },
     #[error("{origin}: override #{position} (test {test}): {message}")]

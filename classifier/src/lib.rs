@@ -19,9 +19,11 @@
 //! tracking = "https://..."         # optional
 //! ```
 //!
-//! Around the matching: [`Overrides`] pin reviewed tests to a class, and [`triage`] groups
-//! what stays `unknown` by its normalised first error line.
+//! Around the matching: [`Overrides`] pin reviewed tests to a class, [`RuleSetBuilder`] loads
+//! the user's files (with a candidate rule, to try it), and [`triage`] groups what stays
+//! `unknown` by its normalised first error line and scores candidate rules against it.
 
+mod builder;
 mod builtin;
 mod error;
 mod overrides;
@@ -29,6 +31,7 @@ mod rules;
 mod spec;
 pub mod triage;
 
+pub use builder::RuleSetBuilder;
 pub use error::RuleError;
 pub use overrides::{Override, Overrides};
 pub use rules::{builtin_sources, Class, Explanation, Hit, Input, RuleSet, SET_SIZE_LIMIT};

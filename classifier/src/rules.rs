@@ -3,11 +3,11 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gnfc_data::Stage;
+use gnfc_data::{Stage, StderrRow};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::spec::{parse_file, Category, RuleSpec};
-use crate::{builtin, RuleError};
+use crate::{builtin, RuleError, RuleSetBuilder};
 
 /// Rules match bytes, not text: stderr may hold any bytes (file names, binary garbage), and
 /// with Unicode mode on a class such as `[^']` would not match an invalid UTF-8 byte, so a
@@ -52,6 +52,16 @@ pub struct Input<'a> {
     /// The implementation that wrote it, when known (rules may be limited to some).
     pub implementation: Option<&'a str>,
     pub stderr: &'a [u8],
+}
+
+impl<'a> From<&'a StderrRow> for Input<'a> {
+    fn from(row: &'a StderrRow) -> Input<'a> {
+        Input {
+            stage: row.stage,
+            implementation: Some(&row.implementation),
+            stderr: &row.text.kept,
+        }
+    }
 }
 
 /// A rule whose pattern matched, as [`RuleSet::explain`] reports it.
@@ -107,16 +117,7 @@ impl RuleSet {
     /// `unknown`; a user who wants to override a built-in rule writes a more specific one and
     /// reports it upstream.
     pub fn builtin_and(files: &[impl AsRef<Path>]) -> Result<RuleSet, RuleError> {
-        let mut sources = builtin_sources();
-        for file in files {
-            let path = file.as_ref();
-            let text = std::fs::read_to_string(path).map_err(|cause| RuleError::Read {
-                path: path.display().to_string(),
-                cause,
-            })?;
-            sources.push((path.display().to_string(), text));
-        }
-        RuleSet::from_sources(&sources)
+        RuleSetBuilder::new(files).build()
     }
 
     /// Parses and compiles rule files, given as (origin for messages, TOML text), in order.

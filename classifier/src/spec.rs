@@ -2,12 +2,12 @@
 
 pub use gnfc_data::Category;
 use gnfc_data::Stage;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::RuleError;
 
 /// Which stage's stderr a rule applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleStage {
     Prepare,
@@ -106,6 +106,61 @@ pub struct RuleSpec {
     pub position: usize,
 }
 
+/// The origin of a rule made in code rather than read from a file.
+const NEW_RULE_ORIGIN: &str = "the new rule";
+
+impl RuleSpec {
+    /// A rule for every stage and implementation, not yet in any file: what triage writes.
+    pub fn new(id: &str, pattern: &str, category: Category, description: &str) -> RuleSpec {
+        RuleSpec {
+            id: id.to_owned(),
+            pattern: pattern.to_owned(),
+            category,
+            stage: RuleStage::Any,
+            implementation: ImplementationFilter::default(),
+            description: description.to_owned(),
+            tracking: None,
+            origin: NEW_RULE_ORIGIN.to_owned(),
+            position: 1,
+        }
+    }
+
+    /// The rule as a rules file holding only it, ready to append to a user's file.
+    pub fn to_toml(&self) -> Result<String, RuleError> {
+        #[derive(Serialize)]
+        struct File<'a> {
+            rule: [Rule<'a>; 1],
+        }
+        #[derive(Serialize)]
+        struct Rule<'a> {
+            id: &'a str,
+            pattern: &'a str,
+            category: &'a str,
+            stage: RuleStage,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            implementation: &'a [String],
+            description: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tracking: Option<&'a str>,
+        }
+        let file = File {
+            rule: [Rule {
+                id: &self.id,
+                pattern: &self.pattern,
+                category: self.category.as_str(),
+                stage: self.stage,
+                implementation: self.implementation.names(),
+                description: &self.description,
+                tracking: self.tracking.as_deref(),
+            }],
+        };
+        toml::to_string(&file).map_err(|cause| RuleError::Serialise {
+            id: self.id.clone(),
+            cause,
+        })
+    }
+}
+
 /// Parses one rules file; `origin` names it in messages.
 pub(crate) fn parse_file(origin: &str, text: &str) -> Result<Vec<RuleSpec>, RuleError> {
     let file: RuleFile = toml::from_str(text).map_err(|e| parse_error(origin, text, &e))?;
@@ -192,4 +247,46 @@ pub(crate) fn parse_error(origin: &str, text: &str, e: &toml::de::Error) -> Rule
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn a_new_rule_reads_back_as_written() {
+        let rule = RuleSpec::new(
+            "odd-thing",
+            r"error: odd '(?P<detail>[^']+)'",
+            Category::Flake,
+            "an odd \"thing\"",
+        );
+        let text = rule.to_toml().unwrap();
+        assert_eq!(
+            text,
+            "[[rule]]\nid = \"odd-thing\"\npattern = \"error: odd '(?P<detail>[^']+)'\"\n\
+             category = \"flake\"\nstage = \"any\"\ndescription = 'an odd \"thing\"'\n"
+        );
+        let back = parse_file("x.toml", &text).unwrap();
+        assert_eq!(back.len(), 1);
+        let back = &back[0];
+        assert_eq!(
+            (&back.id, &back.pattern, back.category, back.stage),
+            (&rule.id, &rule.pattern, rule.category, RuleStage::Any)
+        );
+        assert_eq!(back.description, rule.description);
+        assert!(back.implementation.names().is_empty() && back.tracking.is_none());
+    }
+
+    #[test]
+    fn filters_and_links_are_written_when_set() {
+        let mut rule = RuleSpec::new("lix-only", "boom", Category::Implementation, "boom");
+        rule.stage = RuleStage::Eval;
+        rule.implementation = ImplementationFilter(vec!["lix-*".to_owned()]);
+        rule.tracking = Some("https://example.org/1".to_owned());
+        let back = &parse_file("x.toml", &rule.to_toml().unwrap()).unwrap()[0];
+        assert_eq!(back.stage, RuleStage::Eval);
+        assert_eq!(back.implementation, rule.implementation);
+        assert_eq!(back.tracking, rule.tracking);
+    }
 }

@@ -2,11 +2,18 @@
 //!
 //! Two failures of the same kind differ in store paths, hashes, file names and line numbers;
 //! masking those turns the first error line of each into a key that groups them, the way the
-//! seed reviewed its leftovers by hand.
+//! seed reviewed its leftovers by hand. [`unknown_groups`] groups a run's leftovers so, and
+//! [`score`] says what a candidate rule would make of them.
+
+mod candidate;
+mod groups;
 
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+pub use candidate::{candidate_rule, score, Effect, CANDIDATE_ID};
+pub use groups::{unknown_count, unknown_groups, Group};
 
 /// The line that says what went wrong: the first `error:` line (Nix prints its traces after
 /// it and warnings before it), else the first line that is not a warning or trace, else the

@@ -69,6 +69,7 @@ pub struct TestRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct TestRow {
     pub id: i64,
+    pub run_id: i64,
     pub flake_id: i64,
     pub flake: String,
     pub implementation: String,
@@ -125,17 +126,22 @@ pub struct ClassUpdate {
     pub class: Classification,
 }
 
+/// The columns of [`TestRow`] and the joins they need, before a `WHERE`.
+macro_rules! test_columns {
+    () => {
+        "SELECT t.id, t.flake_id, r.owner, r.name, f.subdir, t.implementation, t.resolver,
+             t.outcome, t.error_class, t.error_category, t.error_detail, t.exit_code,
+             t.lock_ms, t.enumerate_ms, t.eval_ms, t.total_ms, t.lockfile_hash, t.attempt,
+             (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id) AS outputs_total,
+             (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id AND o.status <> 'pass')
+                 AS outputs_failed,
+             t.flaky, t.flaky_first, t.run_id
+         FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id"
+    };
+}
+
 /// The columns of [`TestRow`], for one run (`$1`), in plan order.
-pub(crate) const TEST_SELECT: &str =
-    "SELECT t.id, t.flake_id, r.owner, r.name, f.subdir, t.implementation, t.resolver,
-         t.outcome, t.error_class, t.error_category, t.error_detail, t.exit_code,
-         t.lock_ms, t.enumerate_ms, t.eval_ms, t.total_ms, t.lockfile_hash, t.attempt,
-         (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id) AS outputs_total,
-         (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id AND o.status <> 'pass')
-             AS outputs_failed,
-         t.flaky, t.flaky_first
-     FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id
-     WHERE t.run_id = $1 ORDER BY t.id";
+pub(crate) const TEST_SELECT: &str = concat!(test_columns!(), " WHERE t.run_id = $1 ORDER BY t.id");
 
 pub(crate) fn test_from_row(row: &sqlx::any::AnyRow) -> Result<TestRow, DataError> {
     let (owner, name, subdir): (String, String, String) = (
@@ -168,6 +174,7 @@ pub(crate) fn test_from_row(row: &sqlx::any::AnyRow) -> Result<TestRow, DataErro
         outputs_failed: row.try_get("outputs_failed")?,
         flaky: row.try_get::<i64, _>("flaky")? != 0,
         flaky_first: row.try_get("flaky_first")?,
+        run_id: row.try_get("run_id")?,
     })
 }
 
@@ -332,6 +339,15 @@ impl Db {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(test_from_row).collect()
+    }
+
+    /// One test by id, whichever run it belongs to.
+    pub async fn test(&self, test_id: i64) -> Result<Option<TestRow>, DataError> {
+        let row = sqlx::query(concat!(test_columns!(), " WHERE t.id = $1"))
+            .bind(test_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(test_from_row).transpose()
     }
 
     /// Every recorded output of a run.

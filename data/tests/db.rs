@@ -407,6 +407,11 @@ async fn run_plan_pending_and_attempts(t: &TestDb) {
     );
     assert_eq!((tests[0].total_ms, tests[0].exit_code), (Some(70), Some(0)));
     assert!(tests[1..].iter().all(|t| t.attempt == 1));
+    let one = db.test(tests[1].id).await.unwrap().unwrap();
+    assert_eq!((one.id, one.run_id), (tests[1].id, run_id));
+    assert_eq!(one.flake, tests[1].flake);
+    let missing = tests.iter().map(|t| t.id).max().unwrap() + 1;
+    assert!(db.test(missing).await.unwrap().is_none());
 }
 
 async fn records_dedup_lockfiles_and_replace_on_rerecord(t: &TestDb) {

@@ -4,14 +4,14 @@ use std::process::ExitCode;
 
 use gnfc_reports::{compare_pair, PairSide, RunData};
 
-use super::report::spinner;
 use super::Context;
 use crate::cli::{CompareArgs, DiffFormat};
+use crate::ui::spinner;
 
 pub async fn compare(ctx: &Context, args: CompareArgs) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
     let run = db.run(&args.run).await?;
-    let bar = spinner(ctx, &format!("loading run '{}'", run.name));
+    let bar = spinner(ctx.quiet, format!("loading run '{}'", run.name), None);
     let data = RunData::load(&db, run).await?;
     bar.finish_and_clear();
     let combo = |name: &str| {

@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use gnfc_data::{Db, NewRepo, NewSnapshot};
-use gnfc_scrapers::{discover_local, ImportError, Snapshot, SourceStore};
+use gnfc_data::NewRepo;
+use gnfc_scrapers::{discover_local, SourceStore};
 
 use super::{pick_run, Context};
 use crate::conformance;
+use crate::corpus_intake::{record, snapshot};
 
 pub async fn add(
     ctx: &Context,
@@ -51,7 +52,7 @@ pub async fn add(
                 stars: None,
                 default_branch: None,
             };
-            let added = record(ctx, &db, &new_repo, &snapshot, repo.committed_at).await?;
+            let added = record(&db, &new_repo, &snapshot, repo.committed_at, ctx.quiet).await?;
             failures += added.problems;
             if added.flakes == 0 {
                 if added.problems == 0 {
@@ -87,68 +88,6 @@ pub async fn add(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// What recording one repo tree in the corpus did.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Recorded {
-    pub flakes: usize,
-    /// Flakes not known before.
-    pub new: usize,
-    /// Flake files refused (each printed).
-    pub problems: usize,
-}
-
-/// Copies `tree` into the source store; the outer error is gnfc's, the inner the tree's.
-pub(super) async fn snapshot(
-    store: &SourceStore,
-    tree: &Path,
-) -> anyhow::Result<Result<Snapshot, ImportError>> {
-    // Snapshotting reads the whole tree: keep it off the async workers.
-    let (store, tree) = (store.clone(), tree.to_owned());
-    Ok(tokio::task::spawn_blocking(move || store.import(&tree)).await?)
-}
-
-/// Records the flakes of `snapshot` (none: nothing is recorded) as `repo`'s current
-/// snapshot, committed at `committed_at` (ms) when the repo says; prints each refused flake
-/// file, and unless quiet a line for the repo.
-pub(super) async fn record(
-    ctx: &Context,
-    db: &Db,
-    repo: &NewRepo,
-    snapshot: &Snapshot,
-    committed_at: Option<i64>,
-) -> anyhow::Result<Recorded> {
-    for problem in &snapshot.problems {
-        eprintln!("error: {}: {}", problem.path.display(), problem.message);
-    }
-    let flakes = snapshot.new_flakes();
-    let mut recorded = Recorded {
-        flakes: flakes.len(),
-        new: 0,
-        problems: snapshot.problems.len(),
-    };
-    if flakes.is_empty() {
-        return Ok(recorded);
-    }
-    let new_snapshot = NewSnapshot {
-        revision: &snapshot.revision,
-        source_dir: &snapshot.dir.to_string_lossy(),
-        committed_at,
-        flakes: &flakes,
-    };
-    recorded.new = db.add_snapshot(repo, &new_snapshot).await?;
-    if !ctx.quiet {
-        println!(
-            "{}/{}: {} flake{} ({} new)",
-            repo.owner,
-            repo.name,
-            flakes.len(),
-            if flakes.len() == 1 { "" } else { "s" },
-            recorded.new
-        );
-    }
-    Ok(recorded)
 }
 
 /// Reads a list file: one directory per line, relative to the list's own directory.

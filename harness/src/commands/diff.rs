@@ -4,14 +4,14 @@ use std::process::ExitCode;
 
 use gnfc_reports::RunData;
 
-use super::report::spinner;
 use super::Context;
 use crate::cli::{DiffArgs, DiffFormat};
+use crate::ui::spinner;
 
 pub async fn diff(ctx: &Context, args: DiffArgs) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
     let (old, new) = (db.run(&args.old).await?, db.run(&args.new).await?);
-    let bar = spinner(ctx, "loading both runs");
+    let bar = spinner(ctx.quiet, "loading both runs", None);
     let old = RunData::load(&db, old).await?;
     let new = RunData::load(&db, new).await?;
     let diff = gnfc_reports::diff_runs(&db, &old, &new).await?;

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use gnfc_scrapers::fetch::{FetchOptions, FetchOutcome, Fetcher, ForgeUrls};
 use gnfc_scrapers::{HttpOptions, SharedProgress, SourceStore};
 
-use super::scrape::{plural, BarProgress};
 use super::Context;
 use crate::cli::FetchArgs;
+use crate::ui::{plural, BarProgress};
 
 pub async fn fetch(ctx: &Context, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;

@@ -9,7 +9,8 @@ use gnfc_data::{Db, NewRepo};
 use gnfc_proxy::{AddedRepo, MirrorConfig, RepoName};
 use gnfc_scrapers::{head_commit_time, Forge, Found, SourceStore};
 
-use super::{corpus, Context};
+use super::Context;
+use crate::corpus_intake;
 
 pub async fn serve(
     ctx: &Context,
@@ -180,7 +181,7 @@ async fn add_to_corpus(
         return Ok(1);
     }
     let store = SourceStore::new(storage.join("sources"));
-    let snapshot = match corpus::snapshot(&store, &tree).await? {
+    let snapshot = match corpus_intake::snapshot(&store, &tree).await? {
         Ok(snapshot) => snapshot,
         Err(e) => {
             eprintln!("error: {}: {e}", added.name);
@@ -198,7 +199,7 @@ async fn add_to_corpus(
         ..found.into_found_flake().repo
     };
     let committed_at = head_commit_time(&added.path);
-    let recorded = corpus::record(ctx, db, &repo, &snapshot, committed_at).await?;
+    let recorded = corpus_intake::record(db, &repo, &snapshot, committed_at, ctx.quiet).await?;
     if recorded.flakes == 0 && recorded.problems == 0 {
         eprintln!(
             "warning: {} holds no flake.nix on {}; it is in the mirror only",

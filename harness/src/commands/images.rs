@@ -1,17 +1,16 @@
 //! `gnfc images build|list`: the implementations' container images.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use gnfc_containers::images::{self, Built};
 use gnfc_containers::PodmanExecutor;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Context;
 use crate::cli::ImagesCommand;
 use crate::config::{recipe_of, Config, Implementation};
 use crate::executor::{image_version, podman_connection, podman_settings};
+use crate::ui::spinner;
 
 pub async fn images(ctx: &Context, command: ImagesCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -72,7 +71,11 @@ async fn build(ctx: &Context, names: Vec<String>, force: bool) -> anyhow::Result
         if matches!(recipe, images::Recipe::Debian { .. }) {
             need_debootstrap()?;
         }
-        let bar = spinner(ctx.quiet, format!("{name}: {image}"));
+        let bar = spinner(
+            ctx.quiet,
+            format!("{name}: {image}"),
+            Some("{spinner} [{elapsed}] {wide_msg}"),
+        );
         let show = |line: &str| bar.set_message(format!("{name}: {}", line.trim()));
         let built = images::build(&connection.docker, image, &recipe, force, &work, &show)
             .await
@@ -98,18 +101,6 @@ fn need_debootstrap() -> anyhow::Result<()> {
             "debootstrap is not installed; Debian recipes need it (apt-get install debootstrap)"
         )
     }
-}
-
-fn spinner(quiet: bool, message: String) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner().with_message(message);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed}] {wide_msg}") {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 async fn list(ctx: &Context) -> anyhow::Result<ExitCode> {

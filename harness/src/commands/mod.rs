@@ -8,7 +8,7 @@ mod fetch;
 mod forge;
 mod images;
 mod metrics;
-pub(crate) mod proxy;
+mod proxy;
 mod report;
 mod run;
 mod scrape;

@@ -1,94 +1,21 @@
-//! `gnfc proxy serve|stats|export|import`, and the proxy `gnfc run` starts in-process.
+//! `gnfc proxy serve|stats|export|import`.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use gnfc_containers::ProxyAccess;
-use gnfc_proxy::{MirrorConfig, Proxy, ProxyConfig, ProxyHandle, UpstreamKind};
-use indicatif::{ProgressBar, ProgressStyle};
+use gnfc_proxy::Proxy;
 
 use super::Context;
 use crate::cli::ProxyServeArgs;
-use crate::config::{ProxySettings, UpstreamName};
-
-/// Where the proxy keeps its CA and cache, under the storage directory.
-fn proxy_dir(ctx: &Context) -> PathBuf {
-    ctx.storage().join("proxy")
-}
+use crate::config::UpstreamName;
+use crate::ui::spinner;
+use crate::wiring::{proxy_config, proxy_dir};
 
 fn cache_dir(ctx: &Context, cache: Option<PathBuf>) -> PathBuf {
     cache.unwrap_or_else(|| proxy_dir(ctx).join("cache"))
-}
-
-/// The proxy configuration `[proxy]` describes. Tokens are read from the environment
-/// variables it names; one that is unset is skipped with a warning (requests go out
-/// unauthenticated, which works until a rate limit is hit).
-pub(crate) fn config_from(ctx: &Context, settings: &ProxySettings) -> ProxyConfig {
-    let dir = proxy_dir(ctx);
-    let mut config = ProxyConfig::new(dir.join("ca"), dir.join("cache"));
-    config.mode = settings.mode;
-    config.upstreams = settings
-        .upstreams
-        .iter()
-        .map(|name| match name {
-            UpstreamName::Mirror => {
-                UpstreamKind::Mirror(MirrorConfig::new(ctx.config.path(&settings.mirror)))
-            }
-            UpstreamName::Internet => UpstreamKind::Internet,
-        })
-        .collect();
-    for (host, var) in &settings.tokens {
-        match std::env::var(var) {
-            Ok(token) if !token.trim().is_empty() => {
-                config
-                    .tokens
-                    .insert(host.clone(), format!("Bearer {}", token.trim()));
-            }
-            _ => tracing::warn!(
-                "proxy.tokens: {var} (the token for {host}) is not set; requests to {host} go \
-                 out without one"
-            ),
-        }
-    }
-    config
-}
-
-/// The proxy of one `gnfc run`, and how sandboxes reach it.
-#[derive(Debug)]
-pub(crate) struct RunProxy {
-    pub(crate) handle: ProxyHandle,
-    pub(crate) access: ProxyAccess,
-}
-
-/// Starts the run's proxy when `[proxy]` enables it: a free loopback port, plus a unix
-/// socket (per process, so concurrent runs on one storage directory do not collide) for
-/// executors whose sandboxes have no network. `pin` names the run (see
-/// [`ProxyConfig::pin`]): the same for a resumed run, new for a new one.
-pub(crate) async fn start_for_run(
-    ctx: &Context,
-    settings: &ProxySettings,
-    pin: String,
-    registry: &prometheus::Registry,
-) -> anyhow::Result<Option<RunProxy>> {
-    if !settings.enabled {
-        return Ok(None);
-    }
-    let mut config = config_from(ctx, settings);
-    config.pin = Some(pin);
-    let socket = proxy_dir(ctx).join(format!("proxy-{}.sock", std::process::id()));
-    config.unix_socket = Some(socket.clone());
-    let handle = Proxy::start(config, registry)
-        .await
-        .context("cannot start the proxy (set `enabled = false` under [proxy] to run without)")?;
-    let access = ProxyAccess {
-        addr: handle.addr(),
-        unix_socket: socket,
-        ca_cert: handle.ca_cert_path().to_owned(),
-    };
-    Ok(Some(RunProxy { handle, access }))
 }
 
 pub async fn serve(ctx: &Context, args: ProxyServeArgs) -> anyhow::Result<ExitCode> {
@@ -105,7 +32,7 @@ pub async fn serve(ctx: &Context, args: ProxyServeArgs) -> anyhow::Result<ExitCo
     if args.offline {
         settings.upstreams.retain(|u| *u != UpstreamName::Internet);
     }
-    let mut config = config_from(ctx, &settings);
+    let mut config = proxy_config(ctx, &settings);
     // A served proxy is one run: branch heads are fetched once per start.
     config.pin = Some(format!("serve@{}", unix_ms()));
     config.listen = args.listen;
@@ -186,16 +113,7 @@ fn unix_ms() -> u128 {
 
 /// Awaits `work` with a spinner saying `message` (none with `--quiet`).
 async fn with_spinner<T>(ctx: &Context, message: String, work: impl Future<Output = T>) -> T {
-    let bar = if ctx.quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new_spinner().with_message(message);
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    };
+    let bar = spinner(ctx.quiet, message, Some("{spinner} {msg} ({elapsed})"));
     let out = work.await;
     bar.finish_and_clear();
     out

@@ -8,6 +8,7 @@ use gnfc_reports::RunData;
 
 use super::{pick_run, Context};
 use crate::cli::{ReportArgs, ReportFormat};
+use crate::ui::spinner;
 
 pub async fn status(ctx: &Context, run: Option<&str>) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
@@ -34,20 +35,10 @@ pub async fn status(ctx: &Context, run: Option<&str>) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// A spinner while a report is computed (hidden when quiet or not on a terminal).
-pub(super) fn spinner(ctx: &Context, what: &str) -> indicatif::ProgressBar {
-    if ctx.quiet {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new_spinner().with_message(what.to_owned());
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
-
 pub async fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
     let run = pick_run(&db, args.run.as_deref()).await?;
-    let bar = spinner(ctx, &format!("loading run '{}'", run.name));
+    let bar = spinner(ctx.quiet, format!("loading run '{}'", run.name), None);
     let started = std::time::Instant::now();
     let data = RunData::load(&db, run).await?;
     tracing::info!(

@@ -46,18 +46,18 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     // the registry) it started with; a new run, or one re-created under the same name, sees
     // today's.
     let pin = format!("{}@{}", run.name, run.started_at);
-    let proxy = super::proxy::start_for_run(ctx, &config.proxy, pin, &registry).await?;
+    let proxy = crate::wiring::start_for_run(ctx, &config.proxy, pin, &registry).await?;
     let job = Job {
         db: db.clone(),
         config: Arc::new(config),
         executor,
-        rules: Arc::new(super::classify::load_rules(ctx)?),
+        rules: Arc::new(crate::wiring::load_rules(ctx)?),
         proxy: proxy.as_ref().map(|p| p.access.clone()),
     };
     let server = match args.metrics_listen {
         Some(addr) => {
             let server =
-                super::metrics::serve(addr, db.clone(), run.id, vec![registry.clone()]).await?;
+                crate::metrics::serve(addr, db.clone(), run.id, vec![registry.clone()]).await?;
             if !ctx.quiet {
                 eprintln!("metrics: http://{addr}/metrics");
             }

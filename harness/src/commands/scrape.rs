@@ -8,57 +8,12 @@ use gnfc_scrapers::sources::github::{Github, GithubOptions};
 use gnfc_scrapers::sources::grep_app::{GrepApp, GrepAppOptions};
 use gnfc_scrapers::sources::list::List;
 use gnfc_scrapers::sources::sourcegraph::{Sourcegraph, SourcegraphOptions};
-use gnfc_scrapers::{Http, HttpOptions, Progress, ScrapeReport, SharedProgress, Source};
-use indicatif::{ProgressBar, ProgressStyle};
+use gnfc_scrapers::{Http, HttpOptions, ScrapeReport, SharedProgress, Source};
 
 use super::Context;
 use crate::cli::{ScrapeArgs, ScrapeCommand};
 use crate::config::Secret;
-
-/// Progress of a scrape or fetch on a spinner: what is being fetched, rate-limit waits
-/// (said to be waits, with how long), and warnings printed above it.
-#[derive(Debug)]
-pub(crate) struct BarProgress {
-    pub bar: ProgressBar,
-    quiet: bool,
-}
-
-impl BarProgress {
-    pub fn new(quiet: bool, total: Option<u64>) -> BarProgress {
-        let bar = match (quiet, total) {
-            (true, _) => ProgressBar::hidden(),
-            (false, Some(n)) => ProgressBar::new(n),
-            (false, None) => ProgressBar::new_spinner(),
-        };
-        let template = if total.is_some() {
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {prefix} · {wide_msg}"
-        } else {
-            "{spinner} [{elapsed_precise}] {prefix} · {wide_msg}"
-        };
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        BarProgress { bar, quiet }
-    }
-}
-
-impl Progress for BarProgress {
-    fn status(&self, text: &str) {
-        self.bar.set_message(text.to_owned());
-    }
-
-    fn waiting(&self, why: &str, secs: u64) {
-        self.bar
-            .set_message(format!("rate-limited: waiting {secs}s ({why})"));
-    }
-
-    fn warn(&self, text: &str) {
-        if !self.quiet {
-            self.bar.suspend(|| eprintln!("warning: {text}"));
-        }
-    }
-}
+use crate::ui::{plural, BarProgress};
 
 /// An environment variable, else the config's token.
 fn token(env: &str, config: Option<&Secret>) -> Option<String> {
@@ -169,13 +124,5 @@ pub async fn scrape(ctx: &Context, command: ScrapeCommand) -> anyhow::Result<Exi
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-pub(crate) fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }

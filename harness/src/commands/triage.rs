@@ -1,32 +1,25 @@
 //! Triage of a run's failures: why a test got its class (`--explain`), what the rules leave
 //! unnamed (`--unknown`), and writing rules for it (`--interactive`).
 
-use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use gnfc_classifier::{triage, Category, Input, RuleSet};
-use gnfc_data::{Classification, Db, RunRow, StderrRow};
+use gnfc_classifier::triage::{self, candidate_rule, unknown_count, unknown_groups};
+use gnfc_classifier::{Category, Input, RuleSetBuilder, RuleSpec};
+use gnfc_data::{Classification, Db, RunRow, StderrRow, TestRow};
 
-use super::classify::{
-    classify_rows, load_overrides, load_rules, print_moved, reclassify, user_rule_files,
-};
 use super::{pick_run, Context};
+use crate::reclassify::{classify_rows, reclassify};
+use crate::wiring::{load_overrides, load_rules, user_rule_files};
 
 /// `gnfc classify --explain TEST_ID`.
 pub async fn explain(ctx: &Context, run: Option<&str>, test_id: i64) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
     let rules = load_rules(ctx)?;
     let overrides = load_overrides(ctx, &rules)?;
-    let (run, rows) = test_rows(&db, run, test_id).await?;
-    let test = db
-        .tests(run.id)
-        .await?
-        .into_iter()
-        .find(|t| t.id == test_id)
-        .context("the test vanished while reading it")?;
+    let (run, test, rows) = find_test(&db, run, test_id).await?;
     println!(
         "test {} of run '{}': {} with {}/{}: {}, class {}",
         test.id,
@@ -59,7 +52,7 @@ pub async fn explain(ctx: &Context, run: Option<&str>, test_id: i64) -> anyhow::
             row.text.total_bytes,
             row.class.as_deref().unwrap_or("-")
         );
-        let why = rules.explain(input(row));
+        let why = rules.explain(Input::from(row));
         if why.hits.is_empty() {
             println!("  no rule matches: unknown");
             println!(
@@ -100,39 +93,33 @@ pub async fn explain(ctx: &Context, run: Option<&str>, test_id: i64) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-/// The classified stderr of a test, from the given run or else the newest run holding it.
-async fn test_rows(
+/// A test with its run and its classified stderr; the run must be `run` when one is named.
+async fn find_test(
     db: &Db,
     run: Option<&str>,
     test_id: i64,
-) -> anyhow::Result<(RunRow, Vec<StderrRow>)> {
-    let candidates = match run {
-        Some(_) => vec![pick_run(db, run).await?],
-        None => {
-            let mut runs = db.runs().await?;
-            runs.sort_by_key(|r| std::cmp::Reverse(r.id));
-            runs
-        }
+) -> anyhow::Result<(RunRow, TestRow, Vec<StderrRow>)> {
+    let named = match run {
+        Some(_) => Some(pick_run(db, run).await?),
+        None => None,
     };
-    for run in candidates {
-        if db.tests(run.id).await?.iter().any(|t| t.id == test_id) {
-            let mut rows = db.classified_stderr(run.id).await?;
-            rows.retain(|r| r.test_id == test_id);
-            return Ok((run, rows));
-        }
-    }
-    anyhow::bail!(
-        "no test {test_id}{}: test ids are in `gnfc report --format json` and `gnfc classify --unknown`",
-        run.map(|r| format!(" in run '{r}'")).unwrap_or_default()
-    )
-}
-
-fn input(row: &StderrRow) -> Input<'_> {
-    Input {
-        stage: row.stage,
-        implementation: Some(&row.implementation),
-        stderr: &row.text.kept,
-    }
+    let found = db
+        .test(test_id)
+        .await?
+        .filter(|t| named.as_ref().is_none_or(|r| r.id == t.run_id));
+    let Some(test) = found else {
+        anyhow::bail!(
+            "no test {test_id}{}: test ids are in `gnfc report --format json` and `gnfc classify --unknown`",
+            run.map(|r| format!(" in run '{r}'")).unwrap_or_default()
+        )
+    };
+    let run = match named {
+        Some(run) => run,
+        None => db.run(&test.run_id.to_string()).await?,
+    };
+    let mut rows = db.classified_stderr(run.id).await?;
+    rows.retain(|r| r.test_id == test_id);
+    Ok((run, test, rows))
 }
 
 /// Prints the line holding the start of `span` with the matched part underlined.
@@ -159,31 +146,6 @@ fn print_highlighted(stderr: &[u8], span: std::ops::Range<usize>) {
     );
 }
 
-/// One group of unknown failures.
-struct Group<'a> {
-    key: String,
-    rows: Vec<&'a StderrRow>,
-}
-
-/// Unknown failures grouped by normalised first error line, biggest group first.
-fn unknown_groups<'a>(rows: &'a [StderrRow], classes: &[Classification]) -> Vec<Group<'a>> {
-    let mut by_key: HashMap<String, Vec<&StderrRow>> = HashMap::new();
-    for (row, class) in rows.iter().zip(classes) {
-        if class.class == gnfc_data::class::UNKNOWN {
-            by_key
-                .entry(triage::group_key(&row.text.kept))
-                .or_default()
-                .push(row);
-        }
-    }
-    let mut groups: Vec<Group<'_>> = by_key
-        .into_iter()
-        .map(|(key, rows)| Group { key, rows })
-        .collect();
-    groups.sort_by(|a, b| b.rows.len().cmp(&a.rows.len()).then(a.key.cmp(&b.key)));
-    groups
-}
-
 /// `gnfc classify --unknown`.
 pub async fn unknown(ctx: &Context, run: Option<&str>, top: usize) -> anyhow::Result<ExitCode> {
     let db = ctx.db().await?;
@@ -192,7 +154,7 @@ pub async fn unknown(ctx: &Context, run: Option<&str>, top: usize) -> anyhow::Re
     let rows = db.classified_stderr(run.id).await?;
     let classes = classify_rows(&rules, &rows, ctx.quiet);
     let groups = unknown_groups(&rows, &classes);
-    let unknown: usize = groups.iter().map(|g| g.rows.len()).sum();
+    let unknown = unknown_count(&groups);
     println!(
         "run '{}': {unknown} of {} classified stderr are unknown with the current rules, in {} groups",
         run.name,
@@ -244,38 +206,27 @@ pub async fn interactive(
     let rules = load_rules(ctx)?;
     let rows = db.classified_stderr(run.id).await?;
     let classes = classify_rows(&rules, &rows, ctx.quiet);
+    let builder = RuleSetBuilder::new(&user_files).with_target(&target);
     let session = Session {
         rows: &rows,
         classes,
         target: &target,
-        user_files: &user_files,
+        rules: builder.clone(),
         top,
     };
     let stdin = std::io::stdin();
     let added = session.run(&mut stdin.lock(), &mut std::io::stdout().lock())?;
     if added > 0 {
-        // Take the new rules into account at once, as `gnfc classify` would.
-        let rules = load_rules_with(ctx, &user_files, &target)?;
+        // Take the new rules into account at once, as `gnfc classify` would; a `--rules-file`
+        // outside the config takes part too.
+        let rules = builder
+            .build()
+            .context("cannot load the classifier rules (classifier.rules in gnfc.toml)")?;
         let overrides = load_overrides(ctx, &rules)?;
         let moved = reclassify(&db, &run, &rules, &overrides, ctx.quiet).await?;
-        print_moved(&run, &rules, &overrides, &moved);
+        moved.print(&run, &rules, &overrides);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The configured rules, plus `target` when it is not one of the configured files (a
-/// `--rules-file` outside the config still takes part in the re-classification that follows).
-fn load_rules_with(
-    ctx: &Context,
-    user_files: &[PathBuf],
-    target: &Path,
-) -> anyhow::Result<RuleSet> {
-    if user_files.iter().any(|f| f == target) {
-        return load_rules(ctx);
-    }
-    let mut files = user_files.to_vec();
-    files.push(target.to_owned());
-    Ok(RuleSet::builtin_and(&files)?)
 }
 
 /// An interactive walk over the unknown groups, reading answers from `input`.
@@ -283,7 +234,8 @@ struct Session<'a> {
     rows: &'a [StderrRow],
     classes: Vec<Classification>,
     target: &'a Path,
-    user_files: &'a [PathBuf],
+    /// The configured rules and the target file, read afresh for every rule tried.
+    rules: RuleSetBuilder,
     top: usize,
 }
 
@@ -319,7 +271,7 @@ impl Session<'_> {
                 writeln!(out, "no unknown failures left to review")?;
                 break;
             };
-            let unknown: usize = groups.iter().map(|g| g.rows.len()).sum();
+            let unknown = unknown_count(&groups);
             writeln!(
                 out,
                 "\n[{}/{}] {} failures ({unknown} unknown in all): {}",
@@ -360,13 +312,13 @@ impl Session<'_> {
                 Answer::Text(t) if t.is_empty() => return Ok(Some(false)),
                 Answer::Text(t) => t,
             };
-            match self.try_rule(&pattern, "candidate", Category::Unknown, "candidate") {
+            match self.rules.build_with(&candidate_rule(&pattern)) {
                 Ok(rules) => break (pattern, rules),
                 Err(e) => writeln!(out, "  not a usable rule: {e:#}")?,
             }
         };
         let (pattern, candidate_rules) = candidate;
-        let effect = self.effect(&candidate_rules);
+        let effect = triage::score(&candidate_rules, self.rows, &self.classes);
         writeln!(
             out,
             "  catches {} of {} unknown failures; steals {} from existing rules; {} already-classified failures also match but keep their earlier rule",
@@ -376,7 +328,10 @@ impl Session<'_> {
             let Answer::Text(id) = ask(input, out, "rule id (kebab-case)> ")? else {
                 return Ok(None);
             };
-            match self.try_rule(&pattern, &id, Category::Unknown, "check") {
+            match self
+                .rules
+                .build_with(&RuleSpec::new(&id, &pattern, Category::Unknown, "check"))
+            {
                 Ok(_) => break id,
                 Err(e) => writeln!(out, "  {e:#}")?,
             }
@@ -412,99 +367,13 @@ impl Session<'_> {
         if !yes.eq_ignore_ascii_case("y") {
             return Ok(Some(false));
         }
-        let rules = self.try_rule(&pattern, &id, category, &description)?;
-        append_rule(
-            self.target,
-            &rule_toml(&id, &pattern, category, &description)?,
-        )?;
+        let rule = RuleSpec::new(&id, &pattern, category, &description);
+        let rules = self.rules.build_with(&rule)?;
+        append_rule(self.target, &rule.to_toml()?)?;
         self.classes = classify_rows(&rules, self.rows, true);
         writeln!(out, "  appended to {}", self.target.display())?;
         Ok(Some(true))
     }
-
-    /// The configured rules plus the target file plus the candidate, compiled: proves the
-    /// candidate loads exactly as it will from the file.
-    fn try_rule(
-        &self,
-        pattern: &str,
-        id: &str,
-        category: Category,
-        description: &str,
-    ) -> anyhow::Result<RuleSet> {
-        let mut sources = gnfc_classifier::builtin_sources();
-        let mut files = self.user_files.to_vec();
-        if !files.iter().any(|f| f == self.target) {
-            files.push(self.target.to_owned());
-        }
-        for file in &files {
-            match std::fs::read_to_string(file) {
-                Ok(text) => sources.push((file.display().to_string(), text)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && file == self.target => {}
-                Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
-            }
-        }
-        sources.push((
-            "the new rule".to_owned(),
-            rule_toml(id, pattern, category, description)?,
-        ));
-        Ok(RuleSet::from_sources(&sources)?)
-    }
-
-    fn effect(&self, candidate: &RuleSet) -> Effect {
-        let new = classify_rows(candidate, self.rows, true);
-        let mut effect = Effect::default();
-        for ((old, new), row) in self.classes.iter().zip(&new).zip(self.rows) {
-            let caught = new.class == "candidate";
-            if old.class == gnfc_data::class::UNKNOWN {
-                effect.unknown += 1;
-                effect.caught += usize::from(caught);
-            } else if caught {
-                effect.stolen += 1;
-            } else {
-                let hits = candidate.explain(input(row)).hits;
-                effect.overlap += usize::from(hits.iter().any(|h| h.rule.id == "candidate"));
-            }
-        }
-        effect
-    }
-}
-
-#[derive(Debug, Default)]
-struct Effect {
-    unknown: usize,
-    caught: usize,
-    stolen: usize,
-    overlap: usize,
-}
-
-/// One rule in the rules file format.
-fn rule_toml(
-    id: &str,
-    pattern: &str,
-    category: Category,
-    description: &str,
-) -> anyhow::Result<String> {
-    #[derive(serde::Serialize)]
-    struct File<'a> {
-        rule: [Rule<'a>; 1],
-    }
-    #[derive(serde::Serialize)]
-    struct Rule<'a> {
-        id: &'a str,
-        pattern: &'a str,
-        category: &'a str,
-        stage: &'a str,
-        description: &'a str,
-    }
-    Ok(toml::to_string(&File {
-        rule: [Rule {
-            id,
-            pattern,
-            category: category.as_str(),
-            stage: "any",
-            description,
-        }],
-    })?)
 }
 
 fn append_rule(file: &Path, text: &str) -> anyhow::Result<()> {
