@@ -10,14 +10,15 @@
       };
     in
     {
-      packages.x86_64-linux.bomb = (import bomb) // builtins.derivation {
+      packages.x86_64-linux.the-bomb = (import bomb) // builtins.derivation {
         name = "after-bomb";
         system = "x86_64-linux";
         builder = "/bin/sh";
         args = [ "-c" "echo > $out" ];
       };
       # The container's own pids limit, read from inside (cgroup v2, else v1) by a builder
-      # and put in a derivation name: the drvPath shows the limit gnfc.toml asked for.
+      # and put in a derivation name: the drvPath shows the limit gnfc.toml asked for. Its
+      # name sorts before the bomb's, so it is evaluated first, whatever the bomb does.
       packages.x86_64-linux.pids-limit = builtins.derivation {
         name = "pids-max-${builtins.readFile (builtins.derivation {
           name = "pids-probe";
