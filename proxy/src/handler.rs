@@ -8,7 +8,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::body::ProxyBody;
+use crate::body::{BodyError, ProxyBody};
 use crate::cache::{key, wait, BlobFault, Entry, FlightGuard, Joined, StreamEnd};
 use crate::config::Mode;
 use crate::request::{Req, Target};
@@ -191,19 +191,27 @@ async fn serve_entry(ctx: &Ctx, req: &Req, entry: Entry) -> Result<Response<Prox
     tokio::spawn(async move {
         let _alive = alive;
         let sha = sha256.clone();
-        let end =
-            tokio::task::spawn_blocking(move || blobs.stream_verified(&path, &sha, len, &tx)).await;
+        let end = tokio::task::spawn_blocking(move || {
+            let end = blobs.stream_verified(&path, &sha, len, &tx);
+            (end, tx)
+        })
+        .await;
         match end {
-            Ok(StreamEnd::Complete) => served.inc_by(len),
-            Ok(StreamEnd::ClientGone) => {}
-            Ok(StreamEnd::Fault(BlobFault::Corrupt(reason))) => {
-                // Too late to refetch for this client (its transfer was failed instead of
-                // completed); the next request fetches a fresh copy.
-                tracing::warn!(%url, "cached body failed verification while streaming: {reason}");
-                shared.cache.drop_blob(&sha256).await;
-            }
-            Ok(StreamEnd::Fault(BlobFault::Unreadable(reason))) => {
-                tracing::warn!(%url, "cannot read a cached body (kept): {reason}");
+            Ok((StreamEnd::Complete, _)) => served.inc_by(len),
+            Ok((StreamEnd::ClientGone, _)) => {}
+            Ok((StreamEnd::Fault(fault), tx)) => {
+                if let BlobFault::Corrupt(reason) = &fault {
+                    // Too late to refetch for this client: its transfer fails instead of
+                    // completing, and only once the blob is gone, so that its retry (Nix
+                    // retries at once) fetches a fresh copy.
+                    tracing::warn!(%url, "cached body failed verification while streaming: {reason}");
+                    shared.cache.drop_blob(&sha256).await;
+                } else {
+                    tracing::warn!(%url, "cannot read a cached body (kept): {fault:?}");
+                }
+                let _ = tx
+                    .send(Err(BodyError(format!("cached body: {fault:?}"))))
+                    .await;
             }
             Err(e) => tracing::warn!(%url, "blob reader failed: {e}"),
         }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use crate::body::{BodyError, BodySender};
+use crate::body::BodySender;
 use crate::error::{ProxyError, Result};
 
 /// Read size when streaming a blob to a client.
@@ -150,8 +150,9 @@ impl BlobStore {
     }
 
     /// Streams a (large) blob to `tx` while hashing it. The last chunk is held back until
-    /// the hash is known: if it does not match, an error is sent instead, so the client's
-    /// transfer fails rather than completing with corrupt bytes.
+    /// the hash is known; on a fault nothing more is sent and the caller fails the transfer
+    /// (after dropping a corrupt blob, so a client retrying at once cannot meet it again),
+    /// so the client never gets corrupt bytes as a complete body.
     pub(crate) fn stream_verified(
         &self,
         path: &Path,
@@ -159,10 +160,7 @@ impl BlobStore {
         len: u64,
         tx: &BodySender,
     ) -> StreamEnd {
-        let fail = |fault: BlobFault| {
-            let _ = tx.blocking_send(Err(BodyError(format!("cached body: {fault:?}"))));
-            StreamEnd::Fault(fault)
-        };
+        let fail = StreamEnd::Fault;
         let mut file = match File::open(path) {
             Ok(file) => file,
             Err(e) => return fail(BlobFault::from_io(&e)),
