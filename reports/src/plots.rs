@@ -113,13 +113,7 @@ pub fn outcome_shares(data: &RunData, counts: &[Vec<usize>]) -> String {
             let colour = outcome_colour(*outcome);
             let bars = counts.iter().enumerate().map(|(ci, row)| {
                 let total = crate::applicable(row).max(1) as f64;
-                let below: usize = Outcome::ALL
-                    .iter()
-                    .zip(row)
-                    .take(oi)
-                    .filter(|(o, _)| o.applies())
-                    .map(|(_, c)| c)
-                    .sum();
+                let below = crate::applicable(&row[..oi.min(row.len())]);
                 let y0 = 100.0 * below as f64 / total;
                 let y1 = y0 + 100.0 * row.get(oi).copied().unwrap_or(0) as f64 / total;
                 let x = ci as f64;

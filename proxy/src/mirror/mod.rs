@@ -131,7 +131,10 @@ impl Mirror {
     async fn registry(&self) -> Response<ProxyBody> {
         let bytes = match tokio::fs::read(&self.registry).await {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let held = registry::held_repos(&self.dir);
+                let dir = self.dir.clone();
+                let held = tokio::task::spawn_blocking(move || all_held(&dir))
+                    .await
+                    .unwrap_or_default();
                 Ok(registry::registry(&held).to_string().into_bytes())
             }
             read => read,
@@ -162,6 +165,38 @@ fn layouts(dir: &Path, name: &RepoName) -> [PathBuf; 2] {
         dir.join(&name.owner).join(format!("{}.git", name.repo)),
         dir.join(format!("{}+{}", name.owner, name.repo)),
     ]
+}
+
+/// The `owner/repo` names of every repository `dir` holds, sorted: the inverse of
+/// [`layouts`] (`owner/repo.git`, and SourceHut's `owner+repo`), each with a `HEAD`.
+fn all_held(dir: &Path) -> Vec<(String, String)> {
+    let mut held = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return held;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if let Some((owner, repo)) = name.split_once('+') {
+            if path.join("HEAD").is_file() {
+                held.push((owner.to_owned(), repo.to_owned()));
+            }
+            continue;
+        }
+        let Ok(repos) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for repo in repos.flatten() {
+            let file = repo.file_name().to_string_lossy().into_owned();
+            if let Some(repo_name) = file.strip_suffix(".git") {
+                if repo.path().join("HEAD").is_file() {
+                    held.push((name.clone(), repo_name.to_owned()));
+                }
+            }
+        }
+    }
+    held.sort();
+    held
 }
 
 /// The repositories `dir` holds under `name` (those [`layouts`] with a `HEAD`).
@@ -334,4 +369,27 @@ pub(crate) async fn over_pipe(
         .send_request(request)
         .await
         .map_err(|e| error_chain(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_held_reads_both_layouts() {
+        let dir = tempfile::tempdir().unwrap();
+        for repo in ["NixOS/nixpkgs.git", "~gnfc+hut-lib", "owner/not-a-repo.git"] {
+            std::fs::create_dir_all(dir.path().join(repo)).unwrap();
+        }
+        for repo in ["NixOS/nixpkgs.git", "~gnfc+hut-lib"] {
+            std::fs::write(dir.path().join(repo).join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        }
+        assert_eq!(
+            all_held(dir.path()),
+            [
+                ("NixOS".to_owned(), "nixpkgs".to_owned()),
+                ("~gnfc".to_owned(), "hut-lib".to_owned())
+            ]
+        );
+    }
 }

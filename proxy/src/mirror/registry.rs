@@ -4,7 +4,6 @@
 //! `flake-utils` or `flake:my-lib` resolve offline exactly as they do online.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use serde_json::{json, Value};
 
@@ -121,38 +120,6 @@ fn is_flake_id(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// The `owner/repo` names of the repositories in a mirror directory (`owner/repo.git` and
-/// SourceHut's `owner+repo`), sorted.
-pub(crate) fn held_repos(dir: &Path) -> Vec<(String, String)> {
-    let mut held = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return held;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        if let Some((owner, repo)) = name.split_once('+') {
-            if path.join("HEAD").is_file() {
-                held.push((owner.to_owned(), repo.to_owned()));
-            }
-            continue;
-        }
-        let Ok(repos) = std::fs::read_dir(&path) else {
-            continue;
-        };
-        for repo in repos.flatten() {
-            let file = repo.file_name().to_string_lossy().into_owned();
-            if let Some(repo_name) = file.strip_suffix(".git") {
-                if repo.path().join("HEAD").is_file() {
-                    held.push((name.clone(), repo_name.to_owned()));
-                }
-            }
-        }
-    }
-    held.sort();
-    held
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,23 +163,5 @@ mod tests {
         assert_eq!(ids.iter().filter(|id| **id == "nixpkgs").count(), 1);
         assert!(!ids.contains(&"1-starts-with-a-digit"));
         assert_eq!(ids.len(), GLOBAL.len() + 2);
-    }
-
-    #[test]
-    fn held_repos_are_read_from_both_layouts() {
-        let dir = tempfile::tempdir().unwrap();
-        for repo in ["NixOS/nixpkgs.git", "~gnfc+hut-lib", "owner/not-a-repo.git"] {
-            std::fs::create_dir_all(dir.path().join(repo)).unwrap();
-        }
-        for repo in ["NixOS/nixpkgs.git", "~gnfc+hut-lib"] {
-            std::fs::write(dir.path().join(repo).join("HEAD"), "ref: refs/heads/main\n").unwrap();
-        }
-        assert_eq!(
-            held_repos(dir.path()),
-            [
-                ("NixOS".to_owned(), "nixpkgs".to_owned()),
-                ("~gnfc".to_owned(), "hut-lib".to_owned())
-            ]
-        );
     }
 }
