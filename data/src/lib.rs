@@ -26,7 +26,7 @@ mod test_rows;
 pub use backend::Backend;
 pub use error::DataError;
 pub use flakes::{FlakeRow, NewFlake, NewRepo, NewSnapshot};
-pub use model::{class, Category, Outcome, OutputStatus, Stage};
+pub use model::{class, verdict, Category, Comparison, Outcome, OutputStatus, Stage, UnknownName};
 pub use runs::{NewRun, PlannedTest, RunRow};
 pub use scan::LockfileRow;
 pub use scrape::{DiscoveryRow, FoundFlake, PageCounts, RepoToFetch, ScrapeRow, ScrapeState};

@@ -8,8 +8,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::DataError;
 
+/// A name that is none of an enum's string forms: from the database, a flag or a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} '{value}' (known: {})", known.join(", "))]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub value: String,
+    pub known: &'static [&'static str],
+}
+
+/// Read back from the database, an unknown name means data this gnfc does not know.
+impl From<UnknownName> for DataError {
+    fn from(e: UnknownName) -> DataError {
+        DataError::Corrupt(e.to_string())
+    }
+}
+
+/// One mechanism for every stored vocabulary: variants with their stable string forms,
+/// `ALL` in declaration order, `Display`/`FromStr`/serde all using the same strings.
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+    ($(#[$meta:meta])* $name:ident as $kind:literal {
+        $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+
+    }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum $name {
@@ -18,6 +38,8 @@ macro_rules! string_enum {
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+            /// The string forms, in the order of `ALL`.
+            pub const NAMES: &'static [&'static str] = &[$($text,)+];
 
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -33,15 +55,16 @@ macro_rules! string_enum {
         }
 
         impl FromStr for $name {
-            type Err = DataError;
+            type Err = UnknownName;
 
-            fn from_str(s: &str) -> Result<Self, DataError> {
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(DataError::Corrupt(format!(
-                        concat!("unknown ", stringify!($name), " '{}'"),
-                        other
-                    ))),
+                    other => Err(UnknownName {
+                        kind: $kind,
+                        value: other.to_owned(),
+                        known: $name::NAMES,
+                    }),
                 }
             }
         }
@@ -50,7 +73,7 @@ macro_rules! string_enum {
 
 string_enum! {
     /// How one test (flake × implementation × resolver) ended.
-    Outcome {
+    Outcome as "outcome" {
         /// Locked, enumerated, and every output evaluated.
         Pass = "pass",
         /// Some outputs evaluated, some failed.
@@ -71,7 +94,7 @@ string_enum! {
 
 string_enum! {
     /// Who is to blame for a failure: the axis reports group by. An error class has one.
-    Category {
+    Category as "category" {
         /// The Nix implementation misbehaves (crash, missing feature, regression).
         Implementation = "implementation",
         /// The flake itself is broken.
@@ -116,7 +139,7 @@ impl Category {
 
 string_enum! {
     /// How one output's evaluation ended.
-    OutputStatus {
+    OutputStatus as "output status" {
         Pass = "pass",
         Fail = "fail",
         Timeout = "timeout",
@@ -127,12 +150,57 @@ string_enum! {
 
 string_enum! {
     /// The steps of a test, in order; stderr is stored per stage.
-    Stage {
+    Stage as "stage" {
         /// Copying the source and making it a git tree: gnfc's work, not the flake's.
         Prepare = "prepare",
         Lock = "lock",
         Enumerate = "enumerate",
         Eval = "eval",
+    }
+}
+
+string_enum! {
+    /// How a result `b` relates to an earlier or reference result `a` of the same flake.
+    /// Declared most alarming first: the order of tables and counts.
+    Comparison as "comparison" {
+        /// `a` passed, `b` fails for a reason of the flake or the implementation.
+        Regressed = "regressed",
+        /// `a` failed for a reason of the flake or the implementation, `b` passes.
+        Fixed = "fixed",
+        /// Both fail, with another error class.
+        ChangedFailure = "changed-failure",
+        /// `b` fails, but for the network, gnfc itself or a resource limit.
+        SpuriousRegressed = "spurious-regressed",
+        /// `b` passes where `a` failed for the network, gnfc itself or a resource limit.
+        SpuriousFixed = "spurious-fixed",
+        /// One side's result flipped when it was re-run: neither result is to be trusted.
+        Flaky = "flaky",
+        /// One side has no (recorded) result.
+        Missing = "missing",
+        /// One side's test did not apply (`skipped`): nothing to compare, never a regression.
+        Skipped = "skipped",
+        /// Both fail with the same class.
+        SameFail = "same-fail",
+        SamePass = "same-pass",
+    }
+}
+
+impl Comparison {
+    /// Whether the two sides differ in a way worth a person's look.
+    pub fn is_change(self) -> bool {
+        !matches!(
+            self,
+            Comparison::SamePass | Comparison::SameFail | Comparison::Skipped
+        )
+    }
+}
+
+/// How a test reads in lists and reports: `outcome (class)`, `pending` before it ran.
+pub fn verdict(outcome: Option<Outcome>, class: Option<&str>) -> String {
+    let outcome = outcome.map_or("pending", Outcome::as_str);
+    match class {
+        Some(class) => format!("{outcome} ({class})"),
+        None => outcome.to_owned(),
     }
 }
 
@@ -162,6 +230,15 @@ mod unit {
         for c in Category::ALL {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), *c);
         }
-        assert!("passed".parse::<Outcome>().is_err());
+        for c in Comparison::ALL {
+            assert_eq!(c.as_str().parse::<Comparison>().unwrap(), *c);
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+        let err = "passed".parse::<Outcome>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown outcome 'passed' (known: pass, partial, lock-fail, enumerate-fail, \
+             timeout, harness-error, skipped)"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Re-running chosen tests of a finished run and marking those whose result flipped.
 
 use crate::flakes::{flake_from_row, FLAKE_COLUMNS};
-use crate::{DataError, Db, PendingTest};
+use crate::{DataError, Db, Outcome, PendingTest};
 use sqlx::Row;
 
 impl Db {
@@ -38,13 +38,22 @@ impl Db {
     }
 
     /// Marks a test flaky: its re-run (now recorded) disagreed with its first attempt, which
-    /// was `first` (`outcome class`).
-    pub async fn mark_flaky(&self, test_id: i64, first: &str) -> Result<(), DataError> {
-        sqlx::query("UPDATE tests SET flaky = 1, flaky_first = $1 WHERE id = $2")
-            .bind(first)
-            .bind(test_id)
-            .execute(&self.pool)
-            .await?;
+    /// ended with `outcome` and `class`.
+    pub async fn mark_flaky(
+        &self,
+        test_id: i64,
+        outcome: Outcome,
+        class: Option<&str>,
+    ) -> Result<(), DataError> {
+        sqlx::query(
+            "UPDATE tests SET flaky = 1, flaky_first_outcome = $1, flaky_first_class = $2
+             WHERE id = $3",
+        )
+        .bind(outcome.as_str())
+        .bind(class)
+        .bind(test_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

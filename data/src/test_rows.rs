@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use crate::blob::{compress, sha256_hex};
 use crate::flakes::{flake_from_row, FLAKE_COLUMNS};
-use crate::{now_ms, DataError, Db, FlakeRow, Outcome, OutputStatus, Stage};
+use crate::{now_ms, DataError, Db, FlakeRow, Outcome, OutputStatus, Stage, UnknownName};
 
 /// An error class as the classifier assigned it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,8 +89,10 @@ pub struct TestRow {
     pub outputs_failed: i64,
     /// The result flipped when re-run: what is recorded is the re-run's.
     pub flaky: bool,
-    /// The first attempt's `outcome class` when the test is flaky.
-    pub flaky_first: Option<String>,
+    /// The first attempt's outcome when the test is flaky.
+    pub flaky_first_outcome: Option<Outcome>,
+    /// The first attempt's error class when the test is flaky and that attempt failed.
+    pub flaky_first_class: Option<String>,
 }
 
 /// A recorded output as reports read it.
@@ -135,7 +137,7 @@ macro_rules! test_columns {
              (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id) AS outputs_total,
              (SELECT COUNT(*) FROM outputs o WHERE o.test_id = t.id AND o.status <> 'pass')
                  AS outputs_failed,
-             t.flaky, t.flaky_first, t.run_id
+             t.flaky, t.flaky_first_outcome, t.flaky_first_class, t.run_id
          FROM tests t JOIN flakes f ON f.id = t.flake_id JOIN repos r ON r.id = f.repo_id"
     };
 }
@@ -173,7 +175,8 @@ pub(crate) fn test_from_row(row: &sqlx::any::AnyRow) -> Result<TestRow, DataErro
         outputs_total: row.try_get("outputs_total")?,
         outputs_failed: row.try_get("outputs_failed")?,
         flaky: row.try_get::<i64, _>("flaky")? != 0,
-        flaky_first: row.try_get("flaky_first")?,
+        flaky_first_outcome: opt_parse(row.try_get("flaky_first_outcome")?)?,
+        flaky_first_class: row.try_get("flaky_first_class")?,
         run_id: row.try_get("run_id")?,
     })
 }
@@ -198,10 +201,10 @@ pub(crate) fn output_from_row(row: &sqlx::any::AnyRow) -> Result<OutputRow, Data
     })
 }
 
-fn opt_parse<T: std::str::FromStr<Err = DataError>>(
+fn opt_parse<T: std::str::FromStr<Err = UnknownName>>(
     s: Option<String>,
 ) -> Result<Option<T>, DataError> {
-    s.map(|s| s.parse()).transpose()
+    Ok(s.map(|s| s.parse()).transpose()?)
 }
 
 impl Db {

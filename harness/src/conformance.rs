@@ -9,7 +9,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use gnfc_data::{Db, FlakeRow, Outcome, TestRow};
+use gnfc_data::{verdict, Db, FlakeRow, Outcome, TestRow};
 use serde::Deserialize;
 
 /// The file next to a flake that holds its expectations.
@@ -63,15 +63,6 @@ pub struct Mismatch {
     pub combo: String,
     pub expected: String,
     pub got: String,
-}
-
-/// The outcome and class of a test as `outcome (class)`.
-fn verdict(outcome: Option<Outcome>, class: Option<&str>) -> String {
-    let outcome = outcome.map_or("pending", Outcome::as_str);
-    match class {
-        Some(class) => format!("{outcome} ({class})"),
-        None => outcome.to_owned(),
-    }
 }
 
 /// Result of a check: the mismatches, how many tests had an expectation, and the flakes

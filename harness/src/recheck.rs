@@ -2,9 +2,9 @@
 //! once more in a fresh sandbox; a test whose result flips is marked flaky, so a regression a
 //! report shows is one that happened twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use gnfc_data::{Db, RunRow};
+use gnfc_data::{Db, Outcome, RunRow};
 use gnfc_reports::RunData;
 
 use crate::scheduler::{self, Ending, Job};
@@ -22,17 +22,22 @@ async fn baseline(db: &Db, run: &RunRow, named: Option<&str>) -> anyhow::Result<
         .rfind(|r| r.id < run.id && r.finished_at.is_some()))
 }
 
-/// Test id → `outcome (class)` of every test of `new` that regressed against `old`.
+/// What a test's first attempt ended with: its outcome and error class.
+type FirstAttempt = (Outcome, Option<String>);
+
+/// Test id → how it ended, for every test of `new` that regressed against `old`.
 async fn regressions(
     db: &Db,
     old: &RunData,
     new: &RunData,
-) -> anyhow::Result<HashMap<i64, String>> {
+) -> anyhow::Result<HashMap<i64, FirstAttempt>> {
     let diff = gnfc_reports::diff_runs(db, old, new).await?;
-    Ok(diff
-        .regressions
-        .into_iter()
-        .filter_map(|r| Some((r.test_id?, r.new?)))
+    let regressed: HashSet<i64> = diff.regressions.iter().filter_map(|r| r.test_id).collect();
+    Ok(new
+        .tests
+        .iter()
+        .filter(|t| regressed.contains(&t.id))
+        .filter_map(|t| Some((t.id, (t.outcome?, new.str(t.class).map(str::to_owned)))))
         .collect())
 }
 
@@ -73,10 +78,11 @@ pub async fn recheck(
     let rerun = RunData::load(&db, db.run(&run.id.to_string()).await?).await?;
     let mut flaky = 0;
     for t in rerun.tests.iter().filter(|t| first.contains_key(&t.id)) {
-        let before = &first[&t.id];
+        let (outcome, class) = &first[&t.id];
         // Not re-run (interrupted) keeps its attempt count and is left alone.
-        if t.outcome.is_some() && rerun.verdict(t) != *before {
-            db.mark_flaky(t.id, before).await?;
+        let Some(now) = t.outcome else { continue };
+        if (now, rerun.str(t.class)) != (*outcome, class.as_deref()) {
+            db.mark_flaky(t.id, *outcome, class.as_deref()).await?;
             flaky += 1;
         }
     }

@@ -61,7 +61,9 @@ pub struct TestResult {
     pub lockfile: Option<Sym>,
     pub attempt: i64,
     pub flaky: bool,
-    pub flaky_first: Option<Box<str>>,
+    /// The first attempt's outcome and class when the test is flaky.
+    pub flaky_first: Option<Outcome>,
+    pub flaky_first_class: Option<Sym>,
     /// Its outputs, in [`RunData::outputs`].
     pub outputs: Range<u32>,
 }
@@ -139,7 +141,8 @@ impl RunData {
                 lockfile: t.lockfile_hash.as_deref().map(|s| strings.intern(s)),
                 attempt: t.attempt,
                 flaky: t.flaky,
-                flaky_first: t.flaky_first.map(String::into_boxed_str),
+                flaky_first: t.flaky_first_outcome,
+                flaky_first_class: t.flaky_first_class.as_deref().map(|s| strings.intern(s)),
                 outputs: 0..0,
             });
         })
@@ -261,10 +264,12 @@ impl RunData {
 
     /// `outcome (class)` of a test, `pending` if not recorded.
     pub fn verdict(&self, test: &TestResult) -> String {
-        let outcome = test.outcome.map_or("pending", Outcome::as_str);
-        match self.str(test.class) {
-            Some(class) => format!("{outcome} ({class})"),
-            None => outcome.to_owned(),
-        }
+        gnfc_data::verdict(test.outcome, self.str(test.class))
+    }
+
+    /// The first attempt's `outcome (class)` of a flaky test.
+    pub fn first_verdict(&self, test: &TestResult) -> Option<String> {
+        test.flaky_first
+            .map(|o| gnfc_data::verdict(Some(o), self.str(test.flaky_first_class)))
     }
 }

@@ -455,9 +455,8 @@ async fn details(
             esc(combo),
             esc(&data.verdict(t)),
             t.attempt,
-            t.flaky_first
-                .as_deref()
-                .map(|f| format!(" (flaky: first attempt was {})", esc(f)))
+            data.first_verdict(t)
+                .map(|f| format!(" (flaky: first attempt was {})", esc(&f)))
                 .unwrap_or_default(),
             ms(t.lock_ms),
             ms(t.enumerate_ms),

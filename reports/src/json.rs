@@ -33,7 +33,10 @@ struct TestJson<'a> {
     outputs_total: usize,
     outputs_failed: usize,
     flaky: bool,
-    flaky_first: Option<&'a str>,
+    /// `outcome (class)`, as in schema version 1; the two parts follow.
+    flaky_first: Option<String>,
+    flaky_first_outcome: Option<Outcome>,
+    flaky_first_class: Option<&'a str>,
     outputs: Vec<OutputJson<'a>>,
 }
 
@@ -75,7 +78,9 @@ fn test_json<'a>(data: &'a RunData, t: &'a TestResult) -> TestJson<'a> {
             .filter(|o| o.status != OutputStatus::Pass)
             .count(),
         flaky: t.flaky,
-        flaky_first: t.flaky_first.as_deref(),
+        flaky_first: data.first_verdict(t),
+        flaky_first_outcome: t.flaky_first,
+        flaky_first_class: data.str(t.flaky_first_class),
         outputs: outputs.iter().map(|o| output_json(data, t, o)).collect(),
     }
 }

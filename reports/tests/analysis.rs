@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use gnfc_data::{
-    Classification, Db, NewFlake, NewRepo, NewRun, NewSnapshot, OutputRecord, OutputStatus,
-    PlannedTest, TestRecord,
+    Classification, Db, NewFlake, NewRepo, NewRun, NewSnapshot, Outcome, OutputRecord,
+    OutputStatus, PlannedTest, TestRecord,
 };
 use gnfc_reports::{compare_pair, Comparison, PairSide, ReportError, RunData};
 
@@ -185,7 +185,7 @@ async fn partial_outputs_drv_paths_locks_and_flaky() {
 
     // A test marked flaky compares as flaky, whatever its result.
     let b_test = pair.changes[0].b_test.unwrap();
-    db.mark_flaky(b_test, "partial (assertion-failed)")
+    db.mark_flaky(b_test, Outcome::Partial, Some("assertion-failed"))
         .await
         .unwrap();
     let data = RunData::load(&db, db.run("r").await.unwrap())
