@@ -18,10 +18,16 @@ const SERVICE_START: Duration = Duration::from_secs(20);
 #[derive(Debug)]
 pub struct Connection {
     pub docker: Docker,
+    socket: PathBuf,
     service: Option<Service>,
 }
 
 impl Connection {
+    /// The API socket's path.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
     /// Whether gnfc started the podman service itself (and will stop it).
     pub fn started_service(&self) -> bool {
         self.service.is_some()
@@ -48,6 +54,7 @@ pub async fn connect(explicit: Option<&str>, own_socket: &Path) -> Result<Connec
             Ok(docker) => {
                 return Ok(Connection {
                     docker,
+                    socket: path,
                     service: None,
                 })
             }
@@ -70,6 +77,7 @@ pub async fn connect(explicit: Option<&str>, own_socket: &Path) -> Result<Connec
     })?;
     Ok(Connection {
         docker,
+        socket: path,
         service: Some(service),
     })
 }

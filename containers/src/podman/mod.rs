@@ -15,6 +15,7 @@
 
 mod connect;
 pub mod images;
+mod listing;
 mod sandbox;
 
 use std::collections::HashMap;
@@ -23,9 +24,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
-use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
-};
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
 use bollard::Docker;
 
 pub use connect::{connect, Connection, DEFAULT_SOCKET};
@@ -59,6 +58,8 @@ pub enum PodmanError {
     Config(String),
     #[error("podman: {0}")]
     Api(#[from] bollard::errors::Error),
+    #[error("cannot list containers: {0}")]
+    Listing(String),
     #[error("no container runtime works here (tried {tried}): {last}")]
     NoRuntime { tried: String, last: String },
 }
@@ -130,7 +131,7 @@ impl PodmanExecutor {
         settings: PodmanSettings,
         probe_image: &str,
     ) -> Result<PodmanExecutor, PodmanError> {
-        let removed = remove_leftovers(&connection.docker).await?;
+        let removed = remove_leftovers(&connection).await?;
         if removed > 0 {
             tracing::info!("removed {removed} containers left by killed runs");
         }
@@ -339,25 +340,16 @@ fn clamp_to_host(limit: &Ulimit) -> ResourcesUlimits {
 }
 
 /// Removes containers whose owning gnfc process is gone; returns how many.
-async fn remove_leftovers(docker: &Docker) -> Result<usize, PodmanError> {
-    let options = ListContainersOptions {
-        all: true,
-        filters: Some(HashMap::from([(
-            "label".to_owned(),
-            vec![OWNER_LABEL.to_owned()],
-        )])),
-        ..Default::default()
-    };
+async fn remove_leftovers(connection: &Connection) -> Result<usize, PodmanError> {
     let mut removed = 0;
-    for container in docker.list_containers(Some(options)).await? {
+    for container in listing::labelled(connection.socket(), OWNER_LABEL).await? {
         let owner = container
             .labels
-            .as_ref()
-            .and_then(|labels| labels.get(OWNER_LABEL))
+            .get(OWNER_LABEL)
             .and_then(|pid| pid.parse::<u32>().ok());
         let alive = owner.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-        if let (false, Some(id)) = (alive, container.id) {
-            remove_container(docker, &id).await;
+        if !alive {
+            remove_container(&connection.docker, &container.id).await;
             removed += 1;
         }
     }
