@@ -2,7 +2,7 @@
 //!
 //! - `generate OUT MIB`: synthetic stderr built from `classifier/samples/`: NUL-separated
 //!   records, each a sample's stderr behind a few lines of the noise real runs print
-//!   (dirty-tree warnings, traces), with one record in ten an error no rule knows.
+//!   (dirty-tree warnings, traces); every tenth record is an error outside the samples.
 //! - `patterns OUT`: every rule's pattern, one per line, in precedence order (for ripgrep).
 //! - `set FILE` / `naive FILE`: classify every record, printing records, seconds and a
 //!   checksum of the verdicts. `set` is gnfc's single pass (one `RegexSet` per stage, the
@@ -26,7 +26,8 @@ const NOISE: &[&str] = &[
     "trace: using overlay 'default' from /nix/store/4x1ilwqkz1vz3bd3kx0mz5r9g2kkcfd1-source\n",
 ];
 
-/// Errors no rule names (the unknown tenth).
+/// Errors outside the samples, every tenth record: the first two no rule names, the third is
+/// `file-system-error`'s.
 const UNKNOWN: &[&str] = &[
     "error: [json.exception.parse_error.101] parse error at line 1, column 2: syntax error while parsing object key\n       at /nix/store/ab3x-source/flake.nix:12:5:\n",
     "error: unknown hash algorithm 'md7'\n(use '--show-trace' to show detailed location information)\n",
