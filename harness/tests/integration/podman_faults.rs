@@ -1,43 +1,16 @@
 //! Faults of the podman executor seen through `gnfc run`: podman's socket going away mid-run,
 //! and an image that was never built. Real podman, real Nix 2.8 image.
 
-#![allow(clippy::unwrap_used)]
-
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+use crate::common::{corpus_dir, podman_lock, podman_lock_async, Workspace};
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")
-}
-
-struct Workspace {
-    dir: tempfile::TempDir,
-}
-
-impl Workspace {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(GNFC);
-        cmd.current_dir(self.dir.path())
-            .env_remove("GNFC_DB")
-            .env_remove("CONTAINER_HOST")
-            .arg("--quiet")
-            .args(args);
-        cmd
-    }
-
-    fn gnfc(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn db(&self) -> String {
-        format!(
-            "sqlite://{}",
-            self.dir.path().join(".gnfc/gnfc.db").display()
-        )
-    }
+/// A workspace whose calls are quiet and talk to the podman socket they are given, not to
+/// one `CONTAINER_HOST` names.
+fn workspace() -> Workspace {
+    Workspace::new().env_remove("CONTAINER_HOST").quiet()
 }
 
 /// A `podman system service` of the test's own, on its own socket.
@@ -76,9 +49,8 @@ impl Service {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn losing_the_podman_socket_mid_run_retries_and_blames_no_flake() {
-    let ws = Workspace {
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let _podman = podman_lock_async().await;
+    let ws = workspace();
     let corpus = corpus_dir();
     let add = ws.gnfc(&["corpus", "add", corpus.to_str().unwrap()]);
     assert!(
@@ -86,7 +58,7 @@ async fn losing_the_podman_socket_mid_run_retries_and_blames_no_flake() {
         "{}",
         String::from_utf8_lossy(&add.stderr)
     );
-    let socket = ws.dir.path().join("podman.sock");
+    let socket = ws.join("podman.sock");
     let url = format!("unix://{}", socket.display());
     let service = Service::start(&socket);
 
@@ -138,7 +110,7 @@ async fn losing_the_podman_socket_mid_run_retries_and_blames_no_flake() {
     let text = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{text}");
     assert!(text.contains(", 0 mismatches"), "{text}");
-    let db = gnfc_data::Db::open(&ws.db()).await.unwrap();
+    let db = ws.db().await;
     let run = db.run("flaky-socket").await.unwrap();
     let tests = db.tests(run.id).await.unwrap();
     assert!(tests.len() >= 10, "{}", tests.len());
@@ -153,11 +125,10 @@ async fn losing_the_podman_socket_mid_run_retries_and_blames_no_flake() {
 
 #[test]
 fn a_missing_image_is_one_clear_error_before_any_test() {
-    let ws = Workspace {
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let _podman = podman_lock();
+    let ws = workspace();
     std::fs::write(
-        ws.dir.path().join("gnfc.toml"),
+        ws.join("gnfc.toml"),
         "[run]\nexecutor = \"podman\"\nimplementations = [\"nix-9\"]\n\n\
          [implementations.\"nix-9\"]\ncommand = [\"nix\"]\nimage = \"gnfc/nix-9-never-built\"\n\
          recipe = \"debian:forky\"\n",

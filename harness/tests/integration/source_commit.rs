@@ -3,15 +3,11 @@
 //! derivation gets one drvPath in every combo and every run — dated by the repo's own commit
 //! when it is a git checkout, else by the fixed 2024-01-01.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::gnfc_ok;
-
-mod common;
+use crate::common::{combo, corpus_dir, report_tests, Workspace};
 
 /// The default resolvers (a `[resolvers]` table replaces them all) and `kept`, which locks
 /// with whatever lock the repo has (none here): a flake without a committed lock then gets a
@@ -39,7 +35,7 @@ lock = ["{nix}", "flake", "lock", "{flake}"]
 "#;
 
 fn corpus_flake() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/self-rev-last-modified")
+    corpus_dir().join("self-rev-last-modified")
 }
 
 /// A git checkout of the corpus flake, committed at 2021-06-01T12:00:00Z.
@@ -71,21 +67,12 @@ fn checkout_of_the_flake(dir: &Path) -> PathBuf {
 }
 
 /// (flake, combo) → the drvPath of its one output, or its "outcome class" when it has none.
-fn results(dir: &Path, run: &str) -> BTreeMap<(String, String), String> {
-    let out = gnfc_ok(
-        dir,
-        &["--quiet", "report", "--run", run, "--format", "json"],
-    );
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    report["tests"]
-        .as_array()
-        .unwrap()
+fn results(ws: &Workspace, run: &str) -> BTreeMap<(String, String), String> {
+    let report = ws.json(&["--quiet", "report", "--run", run, "--format", "json"]);
+    report_tests(&report)
         .iter()
         .map(|t| {
-            let key = (
-                t["flake"].as_str().unwrap().to_owned(),
-                format!("{}/{}", t["implementation"], t["resolver"]).replace('"', ""),
-            );
+            let key = (t["flake"].as_str().unwrap().to_owned(), combo(t));
             let drv = t["outputs"][0]["drv_path"].as_str().map(str::to_owned);
             (
                 key,
@@ -97,27 +84,20 @@ fn results(dir: &Path, run: &str) -> BTreeMap<(String, String), String> {
 
 #[test]
 fn self_rev_and_last_modified_give_one_drv_path_in_every_combo_and_run() {
-    let ws = tempfile::tempdir().unwrap();
-    let dir = ws.path();
-    std::fs::write(dir.join("gnfc.toml"), CONFIG).unwrap();
-    gnfc_ok(
-        dir,
-        &["--quiet", "corpus", "add", corpus_flake().to_str().unwrap()],
-    );
-    let checkout = checkout_of_the_flake(dir);
-    gnfc_ok(
-        dir,
-        &["--quiet", "corpus", "add", checkout.to_str().unwrap()],
-    );
+    let ws = Workspace::new();
+    std::fs::write(ws.join("gnfc.toml"), CONFIG).unwrap();
+    ws.gnfc_ok(&["--quiet", "corpus", "add", corpus_flake().to_str().unwrap()]);
+    let checkout = checkout_of_the_flake(ws.path());
+    ws.gnfc_ok(&["--quiet", "corpus", "add", checkout.to_str().unwrap()]);
     let run = ["--quiet", "run", "--timeout", "60", "--jobs", "2", "--name"];
-    gnfc_ok(dir, &[&run[..], &["first"]].concat());
+    ws.gnfc_ok(&[&run[..], &["first"]].concat());
     // Another second on the clock: a commit made with the wall clock's time would differ.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    gnfc_ok(dir, &[&run[..], &["second"]].concat());
-    let check = gnfc_ok(dir, &["corpus", "check", "--run", "first"]);
+    ws.gnfc_ok(&[&run[..], &["second"]].concat());
+    let check = ws.gnfc_ok(&["corpus", "check", "--run", "first"]);
     assert!(check.contains(", 0 mismatches"), "{check}");
 
-    let (first, second) = (results(dir, "first"), results(dir, "second"));
+    let (first, second) = (results(&ws, "first"), results(&ws, "second"));
     assert_eq!(first, second, "the second run differs from the first");
     for (flake, date) in [
         ("corpus/self-rev-last-modified", "20240101000000"),

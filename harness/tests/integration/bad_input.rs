@@ -5,15 +5,12 @@
 //! Every gnfc invocation runs with `--db` and `--config` inside its own temp dir, from a temp
 //! dir as the current directory, and under a time limit.
 
-// Test helpers panic on anything unexpected: that is how a test fails.
-#![allow(clippy::unwrap_used)]
-
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+use crate::common::{report_tests, Workspace};
 
 /// A trivial flake whose one output is a `builtins.derivation` (no nixpkgs needed).
 const GOOD_FLAKE: &str = r#"{
@@ -79,50 +76,46 @@ impl Run {
     }
 }
 
-/// A temp dir holding gnfc's config, database and storage, used as the current directory.
-struct Workspace {
-    _tmp: tempfile::TempDir,
-    /// The current directory of every gnfc call; config and storage live here.
-    dir: PathBuf,
+/// A workspace holding gnfc's config, database and storage, which every call is given as
+/// `--db` and `--config`.
+struct Setup {
+    ws: Workspace,
     db: PathBuf,
     config: PathBuf,
 }
 
 const CONFIG: &str = "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\nresolvers = [\"native\"]\njobs = 2\n\n[limits]\ntimeout_secs = 60\n";
 
-impl Workspace {
-    fn new() -> Workspace {
-        Workspace::in_subdir("ws")
+impl Setup {
+    fn new() -> Setup {
+        Setup::in_subdir("ws")
     }
 
     /// A workspace at `<tmp>/<name>`, so the name can hold spaces and the like.
-    fn in_subdir(name: &str) -> Workspace {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("gnfc.toml");
+    fn in_subdir(name: &str) -> Setup {
+        let ws = Workspace::in_subdir(name);
+        let config = ws.join("gnfc.toml");
         std::fs::write(&config, CONFIG).unwrap();
-        Workspace {
-            db: dir.join("results.db"),
-            config,
-            dir,
-            _tmp: tmp,
-        }
+        let db = ws.join("results.db");
+        let ws = ws
+            .env_remove("GNFC_LOG")
+            .env("NO_COLOR", "1")
+            .arg("--db")
+            .arg(&db)
+            .arg("--config")
+            .arg(&config);
+        Setup { ws, db, config }
+    }
+
+    /// The current directory of every gnfc call; config and storage live here.
+    fn dir(&self) -> &Path {
+        self.ws.path()
     }
 
     /// Runs gnfc with this workspace's --db and --config, killing it after `limit`.
     fn gnfc_within(&self, args: &[&str], limit: Duration) -> Run {
-        let mut cmd = Command::new(GNFC);
-        cmd.current_dir(&self.dir)
-            .env_remove("GNFC_DB")
-            .env_remove("GNFC_LOG")
-            .env("NO_COLOR", "1")
-            .arg("--db")
-            .arg(&self.db)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .stdin(Stdio::null())
+        let mut cmd = self.ws.command(args);
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
@@ -176,7 +169,7 @@ impl Workspace {
 
     /// Makes `<dir>/<rel>/flake.nix` with `content`; returns the flake's directory.
     fn flake(&self, rel: &str, content: &[u8]) -> PathBuf {
-        let dir = self.dir.join(rel);
+        let dir = self.dir().join(rel);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("flake.nix"), content).unwrap();
         dir
@@ -196,9 +189,7 @@ impl Workspace {
     fn report(&self, run: &str) -> Vec<(String, String, String)> {
         let out = self.gnfc_ok(&["report", "--run", run, "--format", "json"]);
         let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        report["tests"]
-            .as_array()
-            .unwrap()
+        report_tests(&report)
             .iter()
             .map(|t| {
                 (
@@ -234,18 +225,18 @@ fn pass(flake: &str) -> (String, String, String) {
 
 #[test]
 fn directory_without_flake_nix() {
-    let ws = Workspace::new();
+    let ws = Setup::new();
     ws.flake("repos/good", GOOD_FLAKE.as_bytes());
     ws.gnfc_ok(&["corpus", "add", "repos/good"]);
 
     // Files only; files and a subdirectory (any ordinary project); a git checkout.
-    let files_only = ws.dir.join("files-only");
+    let files_only = ws.dir().join("files-only");
     std::fs::create_dir_all(&files_only).unwrap();
     std::fs::write(files_only.join("README.md"), "no flake here\n").unwrap();
-    let project = ws.dir.join("project");
+    let project = ws.dir().join("project");
     std::fs::create_dir_all(project.join("src")).unwrap();
     std::fs::write(project.join("src/main.c"), "int main() { return 0; }\n").unwrap();
-    let checkout = ws.dir.join("checkout");
+    let checkout = ws.dir().join("checkout");
     std::fs::create_dir_all(checkout.join(".git")).unwrap();
     std::fs::write(checkout.join("default.nix"), "{ }\n").unwrap();
     for name in ["files-only", "project", "checkout"] {
@@ -263,7 +254,7 @@ fn directory_without_flake_nix() {
 
 #[test]
 fn flake_nix_that_is_not_utf8() {
-    let ws = Workspace::new();
+    let ws = Setup::new();
     ws.flake("first/one", GOOD_FLAKE.as_bytes());
     ws.gnfc_ok(&["corpus", "add", "first/one"]);
 
@@ -284,7 +275,7 @@ fn flake_nix_that_is_not_utf8() {
     );
     // The refused file is untouched.
     assert_eq!(
-        std::fs::read(ws.dir.join("batch/latin1/flake.nix")).unwrap(),
+        std::fs::read(ws.dir().join("batch/latin1/flake.nix")).unwrap(),
         latin1
     );
 }
@@ -294,7 +285,7 @@ fn paths_with_spaces_bang_and_unicode_just_work() {
     // The workspace itself (config, database, source store, scratch dirs) and the repo and
     // a flake's subdirectory all have spaces, `!` and non-ASCII in their names: they reach
     // `git`, the flake reference given to Nix and the database.
-    let ws = Workspace::in_subdir("wörk dir ! ✓");
+    let ws = Setup::in_subdir("wörk dir ! ✓");
     let repo = "répo with space!";
     ws.flake(repo, GOOD_FLAKE.as_bytes());
     ws.flake(&format!("{repo}/sub dir ! ñ"), GOOD_FLAKE.as_bytes());
@@ -320,7 +311,7 @@ fn paths_with_spaces_bang_and_unicode_just_work() {
     // Really evaluated: each test has its output's drvPath.
     let json = ws.gnfc_ok(&["report", "--run", "odd paths", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    for test in json["tests"].as_array().unwrap() {
+    for test in report_tests(&json) {
         let outputs = test["outputs"].as_array().unwrap();
         assert_eq!(outputs.len(), 1, "{test}");
         assert_eq!(outputs[0]["attr_path"], "packages.x86_64-linux.default");
@@ -339,7 +330,7 @@ fn unreadable_file_in_the_repo() {
     // read (a read blocks until some writer appears, which never happens): the source store
     // must refuse it by type, clearly and without hanging, and the run's time limit catches
     // a hang.
-    let ws = Workspace::new();
+    let ws = Setup::new();
     ws.flake("first/one", GOOD_FLAKE.as_bytes());
     ws.gnfc_ok(&["corpus", "add", "first/one"]);
 
@@ -357,7 +348,7 @@ fn unreadable_file_in_the_repo() {
 
 #[test]
 fn missing_nix_binary() {
-    let ws = Workspace::new();
+    let ws = Setup::new();
     ws.recorded_run();
 
     std::fs::write(
@@ -382,7 +373,7 @@ fn missing_nix_binary() {
 
 #[test]
 fn corrupt_database_file() {
-    let ws = Workspace::new();
+    let ws = Setup::new();
     // Deterministic garbage the size of a few pages.
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     let garbage: Vec<u8> = (0..16 * 1024)
@@ -417,7 +408,7 @@ fn corrupt_database_file() {
             "gnfc {args:?} changed the file"
         );
     }
-    let mut names: Vec<String> = std::fs::read_dir(&ws.dir)
+    let mut names: Vec<String> = std::fs::read_dir(ws.dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("results.db"))
@@ -428,7 +419,7 @@ fn corrupt_database_file() {
 
 #[test]
 fn config_with_a_typo() {
-    let ws = Workspace::new();
+    let ws = Setup::new();
     ws.flake("repos/good", GOOD_FLAKE.as_bytes());
     ws.gnfc_ok(&["corpus", "add", "repos/good"]);
     let good_config = std::fs::read_to_string(&ws.config).unwrap();

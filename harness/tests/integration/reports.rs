@@ -3,54 +3,16 @@
 //! runs finds nothing and of a run with a deliberately broken flake fails naming it, and the
 //! HTML report works in a real headless Chromium.
 
-// Test helpers panic on anything unexpected: that is how a test fails.
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use gnfc::conformance::ExpectFile;
 use gnfc_data::Outcome;
 
-const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+use crate::common::{combo, corpus_dir, podman_lock, repo_path, report_tests, Workspace};
+
 /// Enough for every corpus flake but the one that never finishes.
 const TIMEOUT: &str = "8";
-
-struct Ws {
-    dir: tempfile::TempDir,
-}
-
-impl Ws {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(GNFC)
-            .current_dir(self.dir.path())
-            .env_remove("GNFC_DB")
-            .arg("--quiet")
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "gnfc {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    fn corpus(&self) -> PathBuf {
-        self.dir.path().join("corpus")
-    }
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -82,26 +44,13 @@ fn split(combo: &str) -> (&str, &str) {
 /// Every pair of the run's combos that differ in one dimension must list as regressed/fixed
 /// exactly the flakes whose expectations go from pass to fail / fail to pass, as
 /// changed-failure exactly those failing on both sides with another class, and nothing else.
-fn check_compare_against_expectations(ws: &Ws, run: &str) -> usize {
+fn check_compare_against_expectations(ws: &Workspace, run: &str) -> usize {
     let report = ws.json(&["report", "--run", run, "--format", "json"]);
-    let flakes: BTreeSet<String> = report["tests"]
-        .as_array()
-        .unwrap()
+    let flakes: BTreeSet<String> = report_tests(&report)
         .iter()
         .map(|t| t["flake"].as_str().unwrap().to_owned())
         .collect();
-    let combos: BTreeSet<String> = report["tests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            format!(
-                "{}/{}",
-                t["implementation"].as_str().unwrap(),
-                t["resolver"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let combos: BTreeSet<String> = report_tests(&report).iter().map(combo).collect();
     let combos: Vec<String> = combos.into_iter().collect();
     let mut pairs = 0;
     for (i, a) in combos.iter().enumerate() {
@@ -125,7 +74,7 @@ fn check_compare_against_expectations(ws: &Ws, run: &str) -> usize {
                 .collect();
             let mut want = BTreeSet::new();
             for flake in &flakes {
-                let e = expectation(&ws.corpus(), flake);
+                let e = expectation(&ws.join("corpus"), flake);
                 let (ea, eb) = (e.expected(ia, ra), e.expected(ib, rb));
                 // A test that does not apply is compared as `skipped`, which is no change.
                 if ea.0 == Outcome::Skipped || eb.0 == Outcome::Skipped {
@@ -145,7 +94,7 @@ fn check_compare_against_expectations(ws: &Ws, run: &str) -> usize {
             );
             assert_eq!(got, want, "{a} vs {b}");
             // The Markdown form groups the same flakes by class.
-            let md = ws.ok(&["compare", run, "--a", a, "--b", b]);
+            let md = ws.gnfc_ok(&["compare", run, "--a", a, "--b", b]);
             assert!(
                 md.contains("| comparison | class | flakes | which |"),
                 "{md}"
@@ -157,23 +106,19 @@ fn check_compare_against_expectations(ws: &Ws, run: &str) -> usize {
 
 #[test]
 fn reports_compare_diff_and_browser() {
-    let ws = Ws {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus"),
-        &ws.corpus(),
-    );
+    let _podman = podman_lock();
+    let ws = Workspace::new().quiet();
+    copy_dir(&corpus_dir(), &ws.join("corpus"));
     // The host's Nix 2.8 with both resolvers: the comparisons between resolvers are what
     // this test checks against the expectations (the podman corpus test covers versions).
     std::fs::write(
-        ws.dir.path().join("gnfc.toml"),
+        ws.join("gnfc.toml"),
         "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\n",
     )
     .unwrap();
-    ws.ok(&["corpus", "add", "corpus"]);
-    let forge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../forge");
-    ws.ok(&[
+    ws.gnfc_ok(&["corpus", "add", "corpus"]);
+    let forge = repo_path("forge");
+    ws.gnfc_ok(&[
         "forge",
         "init",
         "--from",
@@ -182,11 +127,11 @@ fn reports_compare_diff_and_browser() {
         ".gnfc/mirror",
     ]);
     for name in ["base", "again"] {
-        ws.ok(&["run", "--name", name, "--timeout", TIMEOUT, "--jobs", "2"]);
+        ws.gnfc_ok(&["run", "--name", name, "--timeout", TIMEOUT, "--jobs", "2"]);
     }
 
     // Bad input is refused with what to do, and changes nothing.
-    let out = ws.run(&[
+    let out = ws.gnfc(&[
         "compare",
         "base",
         "--a",
@@ -200,9 +145,9 @@ fn reports_compare_diff_and_browser() {
         err.contains("no combo 'nix-9/native'") && err.contains("nix-2.8/committed"),
         "{err}"
     );
-    let bad_list = ws.dir.path().join("bad.txt");
+    let bad_list = ws.join("bad.txt");
     std::fs::write(&bad_list, "corpus/syntax-error\ncorpus/no-such-flake\n").unwrap();
-    let out = ws.run(&[
+    let out = ws.gnfc(&[
         "run",
         "--name",
         "bad",
@@ -216,7 +161,7 @@ fn reports_compare_diff_and_browser() {
         "{err}"
     );
     assert!(
-        !ws.run(&["status", "bad"]).status.success(),
+        !ws.gnfc(&["status", "bad"]).status.success(),
         "a run was created"
     );
 
@@ -224,7 +169,7 @@ fn reports_compare_diff_and_browser() {
     assert!(check_compare_against_expectations(&ws, "base") >= 1);
 
     // diff of two identical runs: no regression, exit 0 even with --fail-on-regression.
-    let out = ws.run(&[
+    let out = ws.gnfc(&[
         "diff",
         "base",
         "again",
@@ -258,13 +203,13 @@ fn reports_compare_diff_and_browser() {
     // One flake deliberately broken, re-added, re-run (with --flakes-from, as a retry list
     // is used) and re-checked: the diff fails naming it.
     let victim = "corpus/self-outpath";
-    let flake_nix = ws.corpus().join("self-outpath/flake.nix");
+    let flake_nix = ws.join("corpus/self-outpath/flake.nix");
     let text = std::fs::read_to_string(&flake_nix).unwrap();
     std::fs::write(&flake_nix, format!("{text}\n{{ broken")).unwrap();
-    ws.ok(&["corpus", "add", "corpus"]);
-    let list = ws.dir.path().join("retry.txt");
+    ws.gnfc_ok(&["corpus", "add", "corpus"]);
+    let list = ws.join("retry.txt");
     std::fs::write(&list, format!("# retry\n{victim}\ncorpus/syntax-error\n")).unwrap();
-    ws.ok(&[
+    ws.gnfc_ok(&[
         "run",
         "--name",
         "broken",
@@ -276,7 +221,7 @@ fn reports_compare_diff_and_browser() {
         "--baseline",
         "base",
     ]);
-    let out = ws.run(&["diff", "base", "broken", "--fail-on-regression"]);
+    let out = ws.gnfc(&["diff", "base", "broken", "--fail-on-regression"]);
     let md = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{md}");
     assert!(
@@ -296,19 +241,17 @@ fn reports_compare_diff_and_browser() {
     );
     // The regression happened twice: re-run once, not flaky.
     let report = ws.json(&["report", "--run", "broken", "--format", "json"]);
-    let rechecked = report["tests"]
-        .as_array()
-        .unwrap()
+    let rechecked = report_tests(&report)
         .iter()
         .find(|t| t["flake"] == victim && t["resolver"] == "native")
         .unwrap();
     assert_eq!(rechecked["attempt"], 2, "{rechecked}");
     assert_eq!(rechecked["flaky"], false, "{rechecked}");
     // Without --fail-on-regression the diff only informs.
-    assert!(ws.run(&["diff", "base", "broken"]).status.success());
+    assert!(ws.gnfc(&["diff", "base", "broken"]).status.success());
 
     // The retry list of the base run is a valid --flakes-from file.
-    let retry = ws.ok(&["report", "--run", "base", "--retry-list"]);
+    let retry = ws.gnfc_ok(&["report", "--run", "base", "--retry-list"]);
     // A flake whose result depends on the combo is in it; one whose committed test only
     // did not apply (no flake.lock) is not.
     assert!(
@@ -327,9 +270,9 @@ fn reports_compare_diff_and_browser() {
     );
 
     // CSV: one row per test and one per output.
-    let tests_csv = ws.ok(&["report", "--run", "base", "--format", "csv"]);
-    assert_eq!(tests_csv.lines().count(), 1 + report_tests(&ws, "base"));
-    let outputs_csv = ws.ok(&["report", "--run", "base", "--format", "csv-outputs"]);
+    let tests_csv = ws.gnfc_ok(&["report", "--run", "base", "--format", "csv"]);
+    assert_eq!(tests_csv.lines().count(), 1 + test_count(&ws, "base"));
+    let outputs_csv = ws.gnfc_ok(&["report", "--run", "base", "--format", "csv-outputs"]);
     assert!(
         outputs_csv.lines().nth(1).unwrap().starts_with("base,"),
         "{outputs_csv}"
@@ -338,11 +281,8 @@ fn reports_compare_diff_and_browser() {
     browser::check_html_report(&ws);
 }
 
-fn report_tests(ws: &Ws, run: &str) -> usize {
-    ws.json(&["report", "--run", run, "--format", "json"])["tests"]
-        .as_array()
-        .unwrap()
-        .len()
+fn test_count(ws: &Workspace, run: &str) -> usize {
+    report_tests(&ws.json(&["report", "--run", run, "--format", "json"])).len()
 }
 
 mod browser {
@@ -355,7 +295,7 @@ mod browser {
     use serde_json::{json, Value};
     use tungstenite::{Message, WebSocket};
 
-    use super::Ws;
+    use crate::common::Workspace;
 
     struct Browser {
         child: Child,
@@ -471,9 +411,9 @@ mod browser {
         }
     }
 
-    pub(super) fn check_html_report(ws: &Ws) {
-        let html = ws.dir.path().join("report.html");
-        ws.ok(&[
+    pub(super) fn check_html_report(ws: &Workspace) {
+        let html = ws.join("report.html");
+        ws.gnfc_ok(&[
             "report",
             "--run",
             "base",
@@ -489,7 +429,7 @@ mod browser {
         }
         assert!(page.matches("<svg").count() >= 5, "plots missing");
 
-        let mut b = Browser::launch(&ws.dir.path().join("chromium-profile"));
+        let mut b = Browser::launch(&ws.join("chromium-profile"));
         b.call("Page.enable", json!({}));
         b.call(
             "Page.navigate",

@@ -2,31 +2,22 @@
 //! `gnfc run` starts, a `github:` input whose branch moved between two runs locks to the new
 //! head in the second, though the first one's answers are still in the proxy's cache.
 
-// Test helpers panic on anything unexpected: that is how a test fails.
-#![allow(clippy::unwrap_used)]
-
-use common::gnfc_ok;
-use std::path::Path;
-
-mod common;
+use crate::common::Workspace;
 
 /// Writes the upstream's one file and makes (or moves) its mirror repository; returns the
 /// revision `main` now points at.
-fn push(dir: &Path, text: &str) -> String {
-    let repo = dir.join("upstream/gnfc-test/moving");
+fn push(ws: &Workspace, text: &str) -> String {
+    let repo = ws.join("upstream/gnfc-test/moving");
     std::fs::create_dir_all(&repo).unwrap();
     std::fs::write(repo.join("data.txt"), text).unwrap();
-    let out = gnfc_ok(
-        dir,
-        &[
-            "forge",
-            "init",
-            "--from",
-            "upstream",
-            "--to",
-            ".gnfc/mirror",
-        ],
-    );
+    let out = ws.gnfc_ok(&[
+        "forge",
+        "init",
+        "--from",
+        "upstream",
+        "--to",
+        ".gnfc/mirror",
+    ]);
     let line = out
         .lines()
         .find(|l| l.ends_with(" gnfc-test/moving"))
@@ -35,9 +26,8 @@ fn push(dir: &Path, text: &str) -> String {
 }
 
 /// The drvPath the run's one output evaluated to (its name holds the locked revision).
-fn drv_path(dir: &Path, run: &str) -> String {
-    let report = gnfc_ok(dir, &["report", "--run", run, "--format", "json"]);
-    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+fn drv_path(ws: &Workspace, run: &str) -> String {
+    let report = ws.json(&["report", "--run", run, "--format", "json"]);
     let test = &report["tests"][0];
     assert_eq!(test["outcome"], "pass", "{test}");
     test["outputs"][0]["drv_path"].as_str().unwrap().to_owned()
@@ -45,14 +35,13 @@ fn drv_path(dir: &Path, run: &str) -> String {
 
 #[test]
 fn a_new_run_locks_the_branch_head_of_today() {
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path();
+    let ws = Workspace::new();
     std::fs::write(
-        dir.join("gnfc.toml"),
+        ws.join("gnfc.toml"),
         "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\nresolvers = [\"native\"]\n",
     )
     .unwrap();
-    let consumer = dir.join("consumer");
+    let consumer = ws.join("consumer");
     std::fs::create_dir_all(&consumer).unwrap();
     std::fs::write(
         consumer.join("flake.nix"),
@@ -69,20 +58,20 @@ fn a_new_run_locks_the_branch_head_of_today() {
 "#,
     )
     .unwrap();
-    gnfc_ok(dir, &["--quiet", "corpus", "add", "consumer"]);
+    ws.gnfc_ok(&["--quiet", "corpus", "add", "consumer"]);
 
-    let yesterday = push(dir, "yesterday\n");
-    gnfc_ok(dir, &["--quiet", "run", "--name", "night-1"]);
-    let first = drv_path(dir, "night-1");
+    let yesterday = push(&ws, "yesterday\n");
+    ws.gnfc_ok(&["--quiet", "run", "--name", "night-1"]);
+    let first = drv_path(&ws, "night-1");
     assert!(
         first.ends_with(&format!("-locked-{yesterday}.drv")),
         "{first}"
     );
 
-    let today = push(dir, "today\n");
+    let today = push(&ws, "today\n");
     assert_ne!(today, yesterday);
-    gnfc_ok(dir, &["--quiet", "run", "--name", "night-2"]);
-    let second = drv_path(dir, "night-2");
+    ws.gnfc_ok(&["--quiet", "run", "--name", "night-2"]);
+    let second = drv_path(&ws, "night-2");
     assert!(
         second.ends_with(&format!("-locked-{today}.drv")),
         "night 2 locked {second}, not today's head {today}"

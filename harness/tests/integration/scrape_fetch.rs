@@ -3,9 +3,6 @@
 //! the 1,000-hit cap, and restarted ends with exactly the rows of an uninterrupted one; 50 repos fetched from the loopback forge become flakes `gnfc run`
 //! runs with the host's Nix.
 
-#![allow(clippy::unwrap_used)]
-
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,34 +13,30 @@ use gnfc_scrapers::fixtures::{
 };
 use tokio::process::Command;
 
-const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+use crate::common::{report_tests, success, Proxy, Workspace};
 
-fn gnfc(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(GNFC);
-    cmd.current_dir(dir)
-        .env_remove("GNFC_DB")
+/// A workspace whose calls are quiet and have no forge tokens from the environment.
+fn workspace() -> Workspace {
+    Workspace::new()
         .env_remove("SRC_ACCESS_TOKEN")
         .env_remove("GITHUB_TOKEN")
-        .arg("--quiet")
-        .args(args)
-        .kill_on_drop(true);
+        .quiet()
+}
+
+/// `gnfc ARGS` in `ws`, to be awaited, killed when dropped.
+fn gnfc(ws: &Workspace, args: &[&str]) -> Command {
+    let mut cmd = Command::from(ws.command(args));
+    cmd.kill_on_drop(true);
     cmd
 }
 
-async fn gnfc_ok(dir: &Path, args: &[&str]) -> String {
-    let out = gnfc(dir, args).output().await.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "gnfc {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+async fn gnfc_ok(ws: &Workspace, args: &[&str]) -> String {
+    success(args, &gnfc(ws, args).output().await.unwrap())
 }
 
 /// Every row scrapes produce, in a stable order (times left out: they differ by design).
-async fn rows(dir: &Path) -> Vec<String> {
-    let db = open(dir).await;
+async fn rows(ws: &Workspace) -> Vec<String> {
+    let db = ws.db().await;
     let repos = db.repos().await.unwrap();
     let found = db.discoveries().await.unwrap();
     db.close().await;
@@ -55,17 +48,12 @@ async fn rows(dir: &Path) -> Vec<String> {
 }
 
 /// Pages stored by the one scrape the test starts.
-async fn scrape_pages(dir: &Path) -> i64 {
-    let db = open(dir).await;
+async fn scrape_pages(ws: &Workspace) -> i64 {
+    let db = ws.db().await;
     let scrapes = db.scrapes().await.unwrap();
     db.close().await;
     assert_eq!(scrapes.len(), 1, "{scrapes:?}");
     scrapes[0].state.pages
-}
-
-async fn open(dir: &Path) -> gnfc_data::Db {
-    let url = format!("sqlite://{}", dir.join(".gnfc/gnfc.db").display());
-    gnfc_data::Db::open(&url).await.unwrap()
 }
 
 /// Repos whose first split separates `codeberg.org/…` from `github.com/…`: three queries.
@@ -101,15 +89,11 @@ async fn killed_and_resumed(
     answer: impl Fn(&Request) -> Reply + Clone + Send + Sync + 'static,
     kill_at: usize,
 ) -> (String, String, Vec<String>) {
-    let reference = tempfile::tempdir().unwrap();
+    let reference = workspace();
     let server = FixtureServer::start(answer.clone()).await.unwrap();
-    let reference_out = gnfc_ok(
-        reference.path(),
-        &["scrape", source, "--endpoint", &server.url()],
-    )
-    .await;
+    let reference_out = gnfc_ok(&reference, &["scrape", source, "--endpoint", &server.url()]).await;
     let reference_requests = server.requests().len();
-    let expected = rows(reference.path()).await;
+    let expected = rows(&reference).await;
 
     // Request `kill_at` never gets an answer: gnfc is killed while waiting for it.
     let hold = Arc::new(AtomicBool::new(true));
@@ -123,8 +107,8 @@ async fn killed_and_resumed(
     })
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = gnfc(dir.path(), &["scrape", source, "--endpoint", &server.url()])
+    let ws = workspace();
+    let mut child = gnfc(&ws, &["scrape", source, "--endpoint", &server.url()])
         .spawn()
         .unwrap();
     let started = Instant::now();
@@ -137,18 +121,18 @@ async fn killed_and_resumed(
     }
     child.kill().await.unwrap(); // SIGKILL
     assert_eq!(
-        scrape_pages(dir.path()).await,
+        scrape_pages(&ws).await,
         i64::try_from(kill_at - 1).unwrap(),
         "killed after page {}",
         kill_at - 1
     );
-    let partial = rows(dir.path()).await;
+    let partial = rows(&ws).await;
     assert!(partial.len() < expected.len());
 
     hold.store(false, Ordering::SeqCst);
-    let out = gnfc_ok(dir.path(), &["scrape", source, "--endpoint", &server.url()]).await;
+    let out = gnfc_ok(&ws, &["scrape", source, "--endpoint", &server.url()]).await;
     assert!(out.contains("resumed an interrupted scrape"), "{out}");
-    assert_eq!(rows(dir.path()).await, expected, "same rows, no duplicates");
+    assert_eq!(rows(&ws).await, expected, "same rows, no duplicates");
     assert_eq!(
         server.requests().len(),
         reference_requests + 1,
@@ -241,10 +225,10 @@ async fn fifty_fetched_repos_become_flakes_that_run() {
     let server = FixtureServer::start(move |r| replay.answer(r))
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let ws = workspace();
     let (github, github_api, gitlab, sourcehut) = forge_bases(&server.url());
     std::fs::write(
-        dir.path().join("gnfc.toml"),
+        ws.join("gnfc.toml"),
         format!(
             "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\n\n\
              [fetch]\njobs = 4\nper_host = 2\ngithub = \"{github}\"\ngithub_api = \
@@ -252,32 +236,32 @@ async fn fifty_fetched_repos_become_flakes_that_run() {
         ),
     )
     .unwrap();
-    std::fs::write(dir.path().join("repos.txt"), list).unwrap();
-    let out = gnfc_ok(dir.path(), &["scrape", "list", "repos.txt"]).await;
+    std::fs::write(ws.join("repos.txt"), list).unwrap();
+    let out = gnfc_ok(&ws, &["scrape", "list", "repos.txt"]).await;
     assert!(out.contains("50 new repos"), "{out}");
-    let out = gnfc_ok(dir.path(), &["fetch"]).await;
+    let out = gnfc_ok(&ws, &["fetch"]).await;
     // 5 repos hold three flakes each, 45 hold one.
     assert!(
         out.contains("fetched 50 repos (60 flakes, 60 new); 0 failed"),
         "{out}"
     );
-    let listing = gnfc_ok(dir.path(), &["corpus", "list"]).await;
+    let listing = gnfc_ok(&ws, &["corpus", "list"]).await;
     assert!(listing.contains("60 flakes"), "{listing}");
     assert!(listing.contains("g0/repo 0!/b/c"), "{listing}");
-    let out = gnfc_ok(dir.path(), &["fetch"]).await;
+    let out = gnfc_ok(&ws, &["fetch"]).await;
     assert!(out.contains("nothing to fetch"), "{out}");
 
-    run_all_pass(dir.path(), "fetched", 60).await;
+    run_all_pass(&ws, "fetched", 60).await;
 }
 
 /// The whole offline path: 50 repos made into a mirror with `gnfc forge init`, served by
 /// `gnfc proxy serve --mirror --offline`, fetched through it with its CA, then run.
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_repos_fetched_through_the_proxy_from_the_mirror_forge() {
-    let dir = tempfile::tempdir().unwrap();
+    let ws = workspace();
     let mut list = String::from("# repos of the mirror forge\n");
     for i in 0..50 {
-        let repo = dir.path().join(format!("src/owner{i}/repo{i}"));
+        let repo = ws.join(format!("src/owner{i}/repo{i}"));
         std::fs::create_dir_all(&repo).unwrap();
         std::fs::write(repo.join("flake.nix"), FLAKE).unwrap();
         if i % 10 == 0 {
@@ -289,73 +273,38 @@ async fn fifty_repos_fetched_through_the_proxy_from_the_mirror_forge() {
         list.push_str(&format!("github:owner{i}/repo{i}\n"));
     }
     std::fs::write(
-        dir.path().join("gnfc.toml"),
+        ws.join("gnfc.toml"),
         "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join("repos.txt"), list).unwrap();
-    gnfc_ok(
-        dir.path(),
-        &["forge", "init", "--from", "src", "--to", "mirror"],
-    )
-    .await;
+    std::fs::write(ws.join("repos.txt"), list).unwrap();
+    gnfc_ok(&ws, &["forge", "init", "--from", "src", "--to", "mirror"]).await;
 
-    let mut proxy = gnfc(
-        dir.path(),
-        &[
-            "proxy",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--mirror",
-            "mirror",
-            "--offline",
-        ],
-    )
-    .stdout(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut lines =
-        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(proxy.stdout.take().unwrap()));
-    let (mut url, mut ca) = (None, None);
-    let started = Instant::now();
-    while url.is_none() || ca.is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the proxy did not start"
-        );
-        let line = lines.next_line().await.unwrap().expect("the proxy exited");
-        if let Some(u) = line.trim().strip_prefix("export https_proxy=") {
-            url = Some(u.to_owned());
-        }
-        if let Some(c) = line.trim().strip_prefix("export NIX_SSL_CERT_FILE=") {
-            ca = Some(c.to_owned());
-        }
-    }
-    let (url, ca) = (url.unwrap(), ca.unwrap());
+    let proxy = Proxy::serve(&ws, "mirror");
+    let (url, ca) = (&proxy.url, proxy.ca.to_str().unwrap());
 
-    let out = gnfc_ok(dir.path(), &["scrape", "list", "repos.txt"]).await;
+    let out = gnfc_ok(&ws, &["scrape", "list", "repos.txt"]).await;
     assert!(out.contains("50 new repos"), "{out}");
-    let out = gnfc_ok(dir.path(), &["fetch", "--proxy", &url, "--ca-file", &ca]).await;
+    let out = gnfc_ok(&ws, &["fetch", "--proxy", url, "--ca-file", ca]).await;
     assert!(
         out.contains("fetched 50 repos (60 flakes, 60 new); 0 failed"),
         "{out}"
     );
-    proxy.kill().await.unwrap();
+    drop(proxy);
 
-    run_all_pass(dir.path(), "mirrored", 60).await;
+    run_all_pass(&ws, "mirrored", 60).await;
 }
 
 /// Runs every flake of the corpus with the native resolver and checks all `tests` pass.
-async fn run_all_pass(dir: &Path, run: &str, tests: usize) {
+async fn run_all_pass(ws: &Workspace, run: &str, tests: usize) {
     gnfc_ok(
-        dir,
+        ws,
         &["run", "--name", run, "--resolver", "native", "--jobs", "2"],
     )
     .await;
-    let report = gnfc_ok(dir, &["report", "--run", run, "--format", "json"]).await;
+    let report = gnfc_ok(ws, &["report", "--run", run, "--format", "json"]).await;
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
-    let recorded = report["tests"].as_array().unwrap();
+    let recorded = report_tests(&report);
     assert_eq!(recorded.len(), tests);
     assert!(
         recorded.iter().all(|t| t["outcome"] == "pass"),

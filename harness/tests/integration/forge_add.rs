@@ -4,18 +4,13 @@
 //! `--corpus` adds its flakes with its head's commit time, an existing name is refused
 //! without `--replace`, and names that are no owner/name are refused.
 
-#![allow(clippy::unwrap_used)]
-
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use common::{gnfc, gnfc_ok, text, GNFC};
 use gnfc_scrapers::{Http, HttpOptions, Silent};
 
-mod common;
+use crate::common::{text, Proxy, Workspace};
 
 /// The upstream head's commit time, 2022-02-02T00:00:00Z, in ms.
 const HEAD_TIME_MS: i64 = 1_643_760_000_000;
@@ -115,81 +110,31 @@ fn sources(dir: &Path) -> Upstream {
     }
 }
 
-/// `gnfc proxy serve --mirror .gnfc/mirror --offline`; its URL and CA file.
-struct Proxy {
-    child: Child,
-    /// Kept open: the proxy fails writing to a closed stdout.
-    _stdout: std::io::Lines<std::io::BufReader<ChildStdout>>,
-    url: String,
-    ca: PathBuf,
+/// `git ls-remote` of a mirror repository through the proxy (SourceHut's dumb HTTP).
+fn ls_remote(proxy: &Proxy, dir: &Path, name: &str) -> String {
+    let via = format!("http.proxy={}", proxy.url);
+    let ca = format!("http.sslCAInfo={}", proxy.ca.display());
+    let url = format!("https://git.sr.ht/{name}");
+    git(dir, &["-c", &via, "-c", &ca, "ls-remote", &url], None)
 }
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path) -> Proxy {
-    let mut child = Command::new(GNFC)
-        .current_dir(dir)
-        .env_remove("GNFC_DB")
-        .args(["proxy", "serve", "--listen", "127.0.0.1:0"])
-        .args(["--mirror", ".gnfc/mirror", "--offline"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut ca) = (None, None);
-    let started = Instant::now();
-    while url.is_none() || ca.is_none() {
-        assert!(started.elapsed() < Duration::from_secs(30), "no proxy");
-        let line = lines.next().expect("the proxy exited").unwrap();
-        let line = line.trim();
-        if let Some(u) = line.strip_prefix("export https_proxy=") {
-            url = Some(u.to_owned());
-        }
-        if let Some(c) = line.strip_prefix("export NIX_SSL_CERT_FILE=") {
-            ca = Some(PathBuf::from(c));
-        }
-    }
-    Proxy {
-        child,
-        _stdout: lines,
-        url: url.unwrap(),
-        ca: ca.unwrap(),
-    }
-}
-
-impl Proxy {
-    /// `git ls-remote` of a mirror repository through the proxy (SourceHut's dumb HTTP).
-    fn ls_remote(&self, dir: &Path, name: &str) -> String {
-        let proxy = format!("http.proxy={}", self.url);
-        let ca = format!("http.sslCAInfo={}", self.ca.display());
-        let url = format!("https://git.sr.ht/{name}");
-        git(dir, &["-c", &proxy, "-c", &ca, "ls-remote", &url], None)
-    }
-
-    /// The commit GitHub's API names for `rev` of `name`, through the proxy.
-    async fn github_commit(&self, name: &str, rev: &str) -> String {
-        let options = HttpOptions {
-            proxy: Some(self.url.clone()),
-            ca_file: Some(self.ca.clone()),
-            ..HttpOptions::default()
-        };
-        let http = Http::new(options, Arc::new(Silent)).unwrap();
-        let url = format!("https://api.github.com/repos/{name}/commits/{rev}");
-        let body = http.get(&url, &[]).await.unwrap().text().await.unwrap();
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        json["sha"].as_str().unwrap().to_owned()
-    }
+/// The commit GitHub's API names for `rev` of `name`, through the proxy.
+async fn github_commit(proxy: &Proxy, name: &str, rev: &str) -> String {
+    let options = HttpOptions {
+        proxy: Some(proxy.url.clone()),
+        ca_file: Some(proxy.ca.clone()),
+        ..HttpOptions::default()
+    };
+    let http = Http::new(options, Arc::new(Silent)).unwrap();
+    let url = format!("https://api.github.com/repos/{name}/commits/{rev}");
+    let body = http.get(&url, &[]).await.unwrap().text().await.unwrap();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    json["sha"].as_str().unwrap().to_owned()
 }
 
 /// The flakes of the corpus with their repo's forge and their commit time.
-async fn corpus_rows(dir: &Path) -> Vec<(String, String, Option<i64>)> {
-    let url = format!("sqlite://{}", dir.join(".gnfc/gnfc.db").display());
-    let db = gnfc_data::Db::open(&url).await.unwrap();
+async fn corpus_rows(ws: &Workspace) -> Vec<(String, String, Option<i64>)> {
+    let db = ws.db().await;
     let mut rows: Vec<_> = db
         .corpus()
         .await
@@ -204,33 +149,27 @@ async fn corpus_rows(dir: &Path) -> Vec<(String, String, Option<i64>)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn clones_bare_repos_and_bundles_are_served_with_their_history() {
-    let ws = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
     let dir = ws.path();
     let up = sources(dir);
 
-    let out = gnfc_ok(
-        dir,
-        &[
-            "forge",
-            "add",
-            "sources/clone",
-            "--as",
-            "github:acme/from-clone",
-        ],
-    );
+    let out = ws.gnfc_ok(&[
+        "forge",
+        "add",
+        "sources/clone",
+        "--as",
+        "github:acme/from-clone",
+    ]);
     assert!(
         out.contains("acme/from-clone: 2 branches, 1 tag, HEAD main"),
         "{out}"
     );
-    let out = gnfc_ok(
-        dir,
-        &[
-            "forge",
-            "add",
-            "sources/acme/bare.git",
-            "sources/acme+bundled.bundle",
-        ],
-    );
+    let out = ws.gnfc_ok(&[
+        "forge",
+        "add",
+        "sources/acme/bare.git",
+        "sources/acme+bundled.bundle",
+    ]);
     assert!(
         out.contains("acme/bare: 2 branches, 1 tag, HEAD main"),
         "{out}"
@@ -242,9 +181,9 @@ async fn clones_bare_repos_and_bundles_are_served_with_their_history() {
     // The default mirror is proxy.mirror's, where `gnfc run` looks.
     assert!(dir.join(".gnfc/mirror/acme/bare.git/HEAD").is_file());
 
-    let proxy = serve(dir);
+    let proxy = Proxy::serve(&ws, ".gnfc/mirror");
     for name in ["acme/from-clone", "acme/bare", "acme/bundled"] {
-        let refs = proxy.ls_remote(dir, name);
+        let refs = ls_remote(&proxy, dir, name);
         for line in [
             format!("{}\trefs/heads/main", up.head),
             format!("{}\trefs/heads/feature", up.feature),
@@ -253,22 +192,17 @@ async fn clones_bare_repos_and_bundles_are_served_with_their_history() {
             assert!(refs.contains(&line), "{name} lacks {line}:\n{refs}");
         }
         // An old commit, as a committed lock pins it, still resolves.
-        assert_eq!(proxy.github_commit(name, &up.old).await, up.old, "{name}");
-        assert_eq!(proxy.github_commit(name, "HEAD").await, up.head, "{name}");
+        assert_eq!(github_commit(&proxy, name, &up.old).await, up.old, "{name}");
+        assert_eq!(github_commit(&proxy, name, "HEAD").await, up.head, "{name}");
     }
 }
 
 #[test]
 fn existing_names_need_replace_and_odd_names_are_refused() {
-    let ws = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
     let dir = ws.path();
     sources(dir);
-    let add = |args: &[&str]| {
-        gnfc(
-            dir,
-            &[&["forge", "add", "--mirror", "m"][..], args].concat(),
-        )
-    };
+    let add = |args: &[&str]| ws.gnfc(&[&["forge", "add", "--mirror", "m"][..], args].concat());
 
     assert!(add(&["sources/acme/bare.git"]).status.success());
     let head = dir.join("m/acme/bare.git/HEAD");
@@ -341,28 +275,22 @@ fn existing_names_need_replace_and_odd_names_are_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn corpus_takes_the_flakes_of_the_default_branch_with_its_commit_time() {
-    let ws = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
     let dir = ws.path();
     sources(dir);
-    let out = gnfc_ok(
-        dir,
-        &["forge", "add", "--corpus", "sources/acme+bundled.bundle"],
-    );
+    let out = ws.gnfc_ok(&["forge", "add", "--corpus", "sources/acme+bundled.bundle"]);
     assert!(out.contains("acme/bundled: 1 flake (1 new)"), "{out}");
-    let out = gnfc_ok(
-        dir,
-        &[
-            "forge",
-            "add",
-            "--corpus",
-            "sources/clone",
-            "--as",
-            "gitlab:acme/lab",
-        ],
-    );
+    let out = ws.gnfc_ok(&[
+        "forge",
+        "add",
+        "--corpus",
+        "sources/clone",
+        "--as",
+        "gitlab:acme/lab",
+    ]);
     assert!(out.contains("acme/lab: 1 flake (1 new)"), "{out}");
     assert_eq!(
-        corpus_rows(dir).await,
+        corpus_rows(&ws).await,
         [
             (
                 "https://github.com/acme/bundled".to_owned(),
@@ -376,7 +304,7 @@ async fn corpus_takes_the_flakes_of_the_default_branch_with_its_commit_time() {
             ),
         ]
     );
-    let listing = gnfc_ok(dir, &["corpus", "list"]);
+    let listing = ws.gnfc_ok(&["corpus", "list"]);
     assert!(
         listing.contains("acme/bundled") && listing.contains("2 flakes"),
         "{listing}"

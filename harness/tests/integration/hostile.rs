@@ -1,15 +1,10 @@
 //! Hostile flakes (`corpus-hostile/`) in real podman with small limits: each is stopped by its
 //! limit and classified, and the run goes on.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::gnfc_ok;
-
-mod common;
+use crate::common::{podman_lock, repo_path, report_tests, Workspace};
 
 const CONFIG: &str = r#"
 [run]
@@ -26,16 +21,14 @@ pids = 256
 
 #[test]
 fn hostile_flakes_are_stopped_by_their_limits_and_classified() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("gnfc.toml"), CONFIG).unwrap();
-    let hostile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus-hostile");
-    gnfc_ok(
-        dir.path(),
-        &["--quiet", "corpus", "add", hostile.to_str().unwrap()],
-    );
+    let _podman = podman_lock();
+    let ws = Workspace::new();
+    std::fs::write(ws.join("gnfc.toml"), CONFIG).unwrap();
+    let hostile = repo_path("corpus-hostile");
+    ws.gnfc_ok(&["--quiet", "corpus", "add", hostile.to_str().unwrap()]);
 
     let started = Instant::now();
-    gnfc_ok(dir.path(), &["--quiet", "run", "--name", "hostile"]);
+    ws.gnfc_ok(&["--quiet", "run", "--name", "hostile"]);
     // Three tests, two at a time, none may outlive its 20 s limit by much.
     assert!(
         started.elapsed() < Duration::from_secs(90),
@@ -43,14 +36,8 @@ fn hostile_flakes_are_stopped_by_their_limits_and_classified() {
         started.elapsed()
     );
 
-    let report = gnfc_ok(
-        dir.path(),
-        &["--quiet", "report", "--run", "hostile", "--format", "json"],
-    );
-    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
-    let results: BTreeMap<String, (String, String)> = report["tests"]
-        .as_array()
-        .unwrap()
+    let report = ws.json(&["--quiet", "report", "--run", "hostile", "--format", "json"]);
+    let results: BTreeMap<String, (String, String)> = report_tests(&report)
         .iter()
         .map(|t| {
             let flake = t["flake"]
@@ -77,9 +64,7 @@ fn hostile_flakes_are_stopped_by_their_limits_and_classified() {
         ("timeout", "timeout") => eprintln!("fork-bomb: ended by the timeout, not by its builder"),
         other => panic!("fork-bomb: {other:?}, neither stopped by its limits nor timed out"),
     }
-    let fork_bomb = report["tests"]
-        .as_array()
-        .unwrap()
+    let fork_bomb = report_tests(&report)
         .iter()
         .find(|t| t["flake"].as_str().unwrap().ends_with("/fork-bomb"))
         .unwrap();
@@ -106,7 +91,7 @@ fn hostile_flakes_are_stopped_by_their_limits_and_classified() {
         ("timeout".to_owned(), "timeout".to_owned())
     );
     // The harmless outputs were still evaluated where the limit struck only one output.
-    for test in report["tests"].as_array().unwrap() {
+    for test in report_tests(&report) {
         if test["outcome"] == "partial" {
             let outputs = test["outputs"].as_array().unwrap();
             assert!(

@@ -4,14 +4,11 @@
 //! metrics (`gnfc metrics --textfile`, and `/metrics` curled during a live run), checked with
 //! Prometheus's own parser (`promtool check metrics`, Debian package `prometheus`).
 
-#![allow(clippy::unwrap_used)]
-
 use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const GNFC: &str = env!("CARGO_BIN_EXE_gnfc");
+use crate::common::{self, report_tests, success, Workspace};
 
 /// Outputs failing with messages no built-in rule knows: two JSON parse errors that differ
 /// only in a column number (one group), an unknown hash algorithm (another), and one output
@@ -42,85 +39,50 @@ const SLOW_FLAKE: &str = r#"{
 }
 "#;
 
-struct Workspace {
-    dir: tempfile::TempDir,
+/// A workspace with the host's Nix (`HOST_RUN`) holding `flakes` as `repos/<name>`.
+fn workspace(flakes: &[(&str, &str)]) -> Workspace {
+    let ws = Workspace::new().env("NO_COLOR", "1");
+    std::fs::write(ws.join("gnfc.toml"), HOST_RUN).unwrap();
+    for (name, text) in flakes {
+        let dir = ws.join(format!("repos/{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("flake.nix"), text).unwrap();
+    }
+    ws.gnfc_ok(&["corpus", "add", "repos"]);
+    ws
 }
 
-impl Workspace {
-    fn new(flakes: &[(&str, &str)]) -> Workspace {
-        let ws = Workspace {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        std::fs::write(ws.path("gnfc.toml"), HOST_RUN).unwrap();
-        for (name, text) in flakes {
-            let dir = ws.path(&format!("repos/{name}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("flake.nix"), text).unwrap();
-        }
-        ws.ok(&["corpus", "add", "repos"], "");
-        ws
-    }
+/// Runs gnfc with `stdin`, requires success, returns stdout.
+fn gnfc_ok_with_stdin(ws: &Workspace, args: &[&str], stdin: &str) -> String {
+    let mut child = ws
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    success(args, &child.wait_with_output().unwrap())
+}
 
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(GNFC);
-        cmd.current_dir(self.dir.path())
-            .env_remove("GNFC_DB")
-            .env("NO_COLOR", "1")
-            .args(args);
-        cmd
-    }
-
-    /// Runs gnfc with `stdin`; returns its output whatever the exit status.
-    fn gnfc(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs gnfc, requires success, returns stdout.
-    fn ok(&self, args: &[&str], stdin: &str) -> String {
-        let out = self.gnfc(args, stdin);
-        assert!(
-            out.status.success(),
-            "gnfc {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// (id, outcome, class) of every test of the latest run.
-    fn tests(&self) -> Vec<(i64, String, String)> {
-        let report: serde_json::Value =
-            serde_json::from_str(&self.ok(&["report", "--format", "json"], "")).unwrap();
-        report["tests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                (
-                    t["id"].as_i64().unwrap(),
-                    t["outcome"].as_str().unwrap_or("pending").to_owned(),
-                    t["class"].as_str().unwrap_or("-").to_owned(),
-                )
-            })
-            .collect()
-    }
+/// (id, outcome, class) of every test of the latest run.
+fn latest_tests(ws: &Workspace) -> Vec<(i64, String, String)> {
+    let report = ws.json(&["report", "--format", "json"]);
+    report_tests(&report)
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_i64().unwrap(),
+                t["outcome"].as_str().unwrap_or("pending").to_owned(),
+                t["class"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect()
 }
 
 /// `promtool check metrics`: Prometheus's own text-format parser (the one node-exporter's
@@ -140,11 +102,7 @@ fn promtool_check(text: &str) -> String {
         .write_all(text.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = common::text(&out);
     assert!(
         out.status.success() && said.trim().is_empty(),
         "promtool rejects the metrics: {said}\n{text}"
@@ -152,10 +110,10 @@ fn promtool_check(text: &str) -> String {
     said
 }
 
-/// The value of the sample whose name and labels are exactly `series`.
 /// These tests are about classification: the host's Nix 2.8 is enough.
 const HOST_RUN: &str = "[run]\nexecutor = \"host\"\nimplementations = [\"nix-2.8\"]\n";
 
+/// The value of the sample whose name and labels are exactly `series`.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -163,30 +121,27 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[test]
 fn unknown_failures_are_grouped_explained_and_turned_into_rules() {
-    let ws = Workspace::new(&[("odd", ODD_FLAKE)]);
+    let ws = workspace(&[("odd", ODD_FLAKE)]);
     std::fs::write(
-        ws.path("gnfc.toml"),
+        ws.join("gnfc.toml"),
         format!(
             "{HOST_RUN}\n[classifier]\nrules = [\"my-rules.toml\"]\noverrides = \"reviewed.toml\"\n"
         ),
     )
     .unwrap();
     std::fs::write(
-        ws.path("my-rules.toml"),
+        ws.join("my-rules.toml"),
         "# written by gnfc classify --interactive\n",
     )
     .unwrap();
-    ws.ok(
-        &["--quiet", "run", "--resolver", "native", "--timeout", "60"],
-        "",
-    );
-    let tests = ws.tests();
+    ws.gnfc_ok(&["--quiet", "run", "--resolver", "native", "--timeout", "60"]);
+    let tests = latest_tests(&ws);
     assert_eq!(tests.len(), 1);
     let (test_id, outcome, class) = tests[0].clone();
     assert_eq!((outcome.as_str(), class.as_str()), ("partial", "unknown"));
 
     // Grouped by first error line, numbers masked: the two JSON errors are one group.
-    let unknown = ws.ok(&["classify", "--unknown"], "");
+    let unknown = ws.gnfc_ok(&["classify", "--unknown"]);
     assert!(
         unknown
             .contains("3 of 3 classified stderr are unknown with the current rules, in 2 groups"),
@@ -205,7 +160,8 @@ fn unknown_failures_are_grouped_explained_and_turned_into_rules() {
 
     // Interactive: a regex for the biggest group, its effect, the rule appended; the next
     // group skipped; end of input ends the session, and the run is re-classified.
-    let session = ws.ok(
+    let session = gnfc_ok_with_stdin(
+        &ws,
         &["classify", "--interactive"],
         "(unclosed\njson\\.exception\\.parse_error\nJSON Parse\njson-parse-error\nflakey\nflake\na builtins.fromJSON argument is not JSON\ny\n\n",
     );
@@ -224,16 +180,16 @@ fn unknown_failures_are_grouped_explained_and_turned_into_rules() {
             "missing {expected:?} in:\n{session}"
         );
     }
-    let written = std::fs::read_to_string(ws.path("my-rules.toml")).unwrap();
+    let written = std::fs::read_to_string(ws.join("my-rules.toml")).unwrap();
     assert!(written.contains("id = \"json-parse-error\""), "{written}");
-    let unknown = ws.ok(&["classify", "--unknown"], "");
+    let unknown = ws.gnfc_ok(&["classify", "--unknown"]);
     assert!(
         unknown.contains("1 of 3 classified stderr are unknown"),
         "{unknown}"
     );
 
     // Explain: every matching rule, the winner, the matching line underlined.
-    let explained = ws.ok(&["classify", "--explain", &test_id.to_string()], "");
+    let explained = ws.gnfc_ok(&["classify", "--explain", &test_id.to_string()]);
     assert!(
         explained.contains("eval stderr of packages.x86_64-linux.json-a"),
         "{explained}"
@@ -263,23 +219,23 @@ fn unknown_failures_are_grouped_explained_and_turned_into_rules() {
 
     // A reviewed override wins over the rules, and the note is the detail.
     std::fs::write(
-        ws.path("reviewed.toml"),
+        ws.join("reviewed.toml"),
         format!("[[override]]\ntest = {test_id}\nclass = \"nix-hash-algorithm\"\ncategory = \"implementation\"\nnote = \"md7 exists nowhere\"\n"),
     )
     .unwrap();
-    let moved = ws.ok(&["classify"], "");
+    let moved = ws.gnfc_ok(&["classify"]);
     assert!(moved.contains("1 overrides; 1 classes changed"), "{moved}");
     assert!(moved.contains("unknown → nix-hash-algorithm: 1"), "{moved}");
-    assert_eq!(ws.tests()[0].2, "nix-hash-algorithm");
-    let explained = ws.ok(&["classify", "--explain", &test_id.to_string()], "");
+    assert_eq!(latest_tests(&ws)[0].2, "nix-hash-algorithm");
+    let explained = ws.gnfc_ok(&["classify", "--explain", &test_id.to_string()]);
     assert!(
         explained.contains("override: pinned to nix-hash-algorithm (implementation)"),
         "{explained}"
     );
 
     // The textfile for node-exporter: valid, the classes as labels, no flake or test labels.
-    ws.ok(&["metrics", "--textfile", "gnfc.prom"], "");
-    let text = std::fs::read_to_string(ws.path("gnfc.prom")).unwrap();
+    ws.gnfc_ok(&["metrics", "--textfile", "gnfc.prom"]);
+    let text = std::fs::read_to_string(ws.join("gnfc.prom")).unwrap();
     promtool_check(&text);
     let run = r#"implementation="nix-2.8",resolver="native",run="#;
     assert!(text.contains(run), "{text}");
@@ -308,7 +264,7 @@ fn unknown_failures_are_grouped_explained_and_turned_into_rules() {
         !labels.iter().any(|l| text.contains(l)),
         "unbounded label in:\n{text}"
     );
-    let out = ws.gnfc(&["metrics", "--textfile", "missing-dir/gnfc.prom"], "");
+    let out = ws.gnfc(&["metrics", "--textfile", "missing-dir/gnfc.prom"]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr)
@@ -319,11 +275,11 @@ fn unknown_failures_are_grouped_explained_and_turned_into_rules() {
 
     // A broken user rules file stops classification with its name and the rule's position.
     std::fs::write(
-        ws.path("my-rules.toml"),
+        ws.join("my-rules.toml"),
         format!("{written}\n[[rule]]\nid = \"json-parse-error\"\npattern = \"x\"\ncategory = \"flake\"\ndescription = \"again\"\n"),
     )
     .unwrap();
-    let out = ws.gnfc(&["classify"], "");
+    let out = ws.gnfc(&["classify"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(
@@ -332,7 +288,7 @@ fn unknown_failures_are_grouped_explained_and_turned_into_rules() {
         "{err}"
     );
     assert_eq!(
-        ws.tests()[0].2,
+        latest_tests(&ws)[0].2,
         "nix-hash-algorithm",
         "a failed load changes nothing"
     );
@@ -342,7 +298,7 @@ fn unknown_failures_are_grouped_explained_and_turned_into_rules() {
 /// parser and shows the plan and the progress so far.
 #[test]
 fn live_metrics_during_a_run() {
-    let ws = Workspace::new(&[
+    let ws = workspace(&[
         ("good", "{ outputs = { self }: { }; }\n"),
         ("slow", SLOW_FLAKE),
     ]);
@@ -425,7 +381,7 @@ fn live_metrics_during_a_run() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "the endpoint closes with the run");
-    let text = ws.ok(&["metrics", "--run", "live"], "");
+    let text = ws.gnfc_ok(&["metrics", "--run", "live"]);
     promtool_check(&text);
     assert_eq!(
         sample(&text, r#"gnfc_run_tests_done{run="live"}"#),
@@ -445,20 +401,17 @@ fn live_metrics_during_a_run() {
 /// A port already in use is a clear error before any test runs.
 #[test]
 fn metrics_listen_on_a_busy_port_fails_clearly() {
-    let ws = Workspace::new(&[("good", "{ outputs = { self }: { }; }\n")]);
+    let ws = workspace(&[("good", "{ outputs = { self }: { }; }\n")]);
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();
-    let out = ws.gnfc(
-        &[
-            "--quiet",
-            "run",
-            "--resolver",
-            "native",
-            "--metrics-listen",
-            &addr,
-        ],
-        "",
-    );
+    let out = ws.gnfc(&[
+        "--quiet",
+        "run",
+        "--resolver",
+        "native",
+        "--metrics-listen",
+        &addr,
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
