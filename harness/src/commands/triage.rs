@@ -12,6 +12,7 @@ use gnfc_data::{Classification, Db, RunRow, StderrRow, TestRow};
 
 use super::{pick_run, Context};
 use crate::reclassify::{classify_rows, reclassify};
+use crate::ui::MatchedLine;
 use crate::wiring::{load_overrides, load_rules, user_rule_files};
 
 /// `gnfc classify --explain TEST_ID`.
@@ -79,7 +80,11 @@ pub async fn explain(ctx: &Context, run: Option<&str>, test_id: i64) -> anyhow::
             if let Some(link) = &rule.tracking {
                 println!("    tracking: {link}");
             }
-            print_highlighted(&row.text.kept, hit.span.clone());
+            let line = MatchedLine::of(&row.text.kept, hit.span.clone());
+            println!(
+                "{}",
+                line.underlined(&format!("    line {}: ", line.number))
+            );
         }
         println!(
             "  → {}{}",
@@ -120,30 +125,6 @@ async fn find_test(
     let mut rows = db.classified_stderr(run.id).await?;
     rows.retain(|r| r.test_id == test_id);
     Ok((run, test, rows))
-}
-
-/// Prints the line holding the start of `span` with the matched part underlined.
-fn print_highlighted(stderr: &[u8], span: std::ops::Range<usize>) {
-    let start = span.start.min(stderr.len());
-    let line_start = stderr[..start]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let line_end = stderr[start..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(stderr.len(), |i| start + i);
-    let number = stderr[..line_start].iter().filter(|&&b| b == b'\n').count() + 1;
-    let before = String::from_utf8_lossy(&stderr[line_start..start]);
-    let matched = String::from_utf8_lossy(&stderr[start..span.end.clamp(start, line_end)]);
-    let after = String::from_utf8_lossy(&stderr[span.end.clamp(start, line_end)..line_end]);
-    let prefix = format!("    line {number}: ");
-    println!("{prefix}{before}{matched}{after}");
-    println!(
-        "{}{}",
-        " ".repeat(prefix.chars().count() + before.chars().count()),
-        "^".repeat(matched.chars().count().max(1))
-    );
 }
 
 /// `gnfc classify --unknown`.
