@@ -123,8 +123,7 @@ fn recorded() -> tempfile::TempDir {
 
 /// The test ids of the flake per run and combo, from `gnfc history --format json`.
 fn test_id(dir: &Path, run: &str, combo: &str) -> i64 {
-    let history: serde_json::Value =
-        serde_json::from_str(&gnfc_ok(dir, &["history", FLAKE, "--format", "json"])).unwrap();
+    let history: serde_json::Value = json(dir, &["history", FLAKE, "--format", "json"]);
     let column = history["combos"]
         .as_array()
         .unwrap()
@@ -143,6 +142,20 @@ fn test_id(dir: &Path, run: &str, combo: &str) -> i64 {
 fn code(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
     let out = gnfc(dir, args);
     (out.status.code(), text(&out))
+}
+
+/// Runs gnfc, requiring exit status `status` and `message` in what it printed.
+fn fails_with(dir: &Path, args: &[&str], status: i32, message: &str) {
+    let (got, out) = code(dir, args);
+    assert_eq!(got, Some(status), "gnfc {args:?}: {out}");
+    assert!(
+        out.contains(message),
+        "gnfc {args:?} does not say {message:?}: {out}"
+    );
+}
+
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&gnfc_ok(dir, args)).unwrap()
 }
 
 #[test]
@@ -209,11 +222,11 @@ fn show_marks_the_line_the_winning_rule_matched() {
         .unwrap_or_else(|| panic!("no drvPath:\n{out}"));
     assert!(output.contains("-hello.drv  ("), "{output}");
 
-    let (status, message) = code(dir, &["show", "999"]);
-    assert_eq!(status, Some(2), "{message}");
-    assert!(
-        message.contains("error: no test 999 (the database holds tests 1–4)"),
-        "{message}"
+    fails_with(
+        dir,
+        &["show", "999"],
+        2,
+        "error: no test 999 (the database holds tests 1–4)",
     );
 }
 
@@ -247,19 +260,16 @@ fn history_marks_where_each_combo_started_failing() {
         );
     }
     // By a snapshot's id, the same history.
-    let json: serde_json::Value =
-        serde_json::from_str(&gnfc_ok(dir, &["history", "1", "--format", "json"])).unwrap();
+    let json = json(dir, &["history", "1", "--format", "json"]);
     assert_eq!(json["flake"], FLAKE);
     assert_eq!(json["changes"].as_array().unwrap().len(), 2, "{json}");
     assert_eq!(json["changes"][0]["kind"], "started-failing", "{json}");
 
-    let (status, message) = code(dir, &["history", "nobody/nothing"]);
-    assert_eq!(status, Some(2), "{message}");
-    assert!(
-        message.contains(&format!(
-            "error: no flake 'nobody/nothing' (the corpus holds {FLAKE})"
-        )),
-        "{message}"
+    fails_with(
+        dir,
+        &["history", "nobody/nothing"],
+        2,
+        &format!("error: no flake 'nobody/nothing' (the corpus holds {FLAKE})"),
     );
 }
 
@@ -284,11 +294,7 @@ fn lock_diff_names_the_input_the_resolvers_locked_apart() {
     assert!(!out.contains("only in"), "the same nodes: {out}");
     assert!(!out.contains("inputs that differ"), "the same edges: {out}");
 
-    let json: serde_json::Value = serde_json::from_str(&gnfc_ok(
-        dir,
-        &["lock-diff", &native, &committed, "--format", "json"],
-    ))
-    .unwrap();
+    let json = json(dir, &["lock-diff", &native, &committed, "--format", "json"]);
     assert_eq!(json["a"]["resolver"], "native");
     assert_eq!(json["b"]["resolver"], "committed");
     let diff = &json["diff"];
@@ -310,11 +316,11 @@ fn lock_diff_names_the_input_the_resolvers_locked_apart() {
 
     let same = gnfc_ok(dir, &["lock-diff", &native, &native]);
     assert!(same.contains("lock the same nodes alike"), "{same}");
-    let (status, message) = code(dir, &["lock-diff", &native, "4000"]);
-    assert_eq!(status, Some(2), "{message}");
-    assert!(
-        message.contains("no test 4000 (the database holds tests 1–4)"),
-        "{message}"
+    fails_with(
+        dir,
+        &["lock-diff", &native, "4000"],
+        2,
+        "no test 4000 (the database holds tests 1–4)",
     );
 }
 
@@ -343,19 +349,12 @@ fn one_means_a_failed_check_and_nothing_else() {
         let (status, out) = code(dir, args);
         assert_eq!(status, Some(0), "{why}: {out}");
     }
-    let (status, out) = code(dir, &["corpus", "check", "--run", "r1", "--strict"]);
-    assert_eq!(
-        status,
-        Some(1),
-        "--strict fails on a flake without expect.toml: {out}"
-    );
-    let (status, out) = code(dir, &["diff", "r1", "nightly", "--fail-on-regression"]);
-    assert_eq!(
-        status,
-        Some(2),
-        "a run that does not exist is no regression: {out}"
-    );
-    assert!(out.contains("no run named 'nightly'"), "{out}");
+    // --strict fails on a flake without expect.toml; a run that does not exist is no
+    // regression but a wrong command line.
+    let strict = ["corpus", "check", "--run", "r1", "--strict"];
+    fails_with(dir, &strict, 1, &format!("NO EXPECTATION {FLAKE}"));
+    let missing = ["diff", "r1", "nightly", "--fail-on-regression"];
+    fails_with(dir, &missing, 2, "no run named 'nightly'");
 }
 
 #[test]
@@ -380,11 +379,11 @@ fn usage_errors_exit_2_and_help_lists_every_status() {
     ] {
         assert!(help.contains(line), "{line:?} missing from --help:\n{help}");
     }
-    let (status, out) = code(dir.path(), &["show", "1"]);
-    assert_eq!(status, Some(2), "{out}");
-    assert!(
-        out.contains("no test 1 (the database holds no tests yet"),
-        "{out}"
+    fails_with(
+        dir.path(),
+        &["show", "1"],
+        2,
+        "no test 1 (the database holds no tests yet",
     );
 }
 
@@ -392,11 +391,11 @@ fn usage_errors_exit_2_and_help_lists_every_status() {
 fn a_config_typo_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("gnfc.toml"), "[limits]\ntimeout_sec = 5\n").unwrap();
-    let (status, out) = code(dir.path(), &["status"]);
-    assert_eq!(status, Some(3), "{out}");
-    assert!(
-        out.contains("gnfc.toml:2:1: unknown field `timeout_sec`"),
-        "{out}"
+    fails_with(
+        dir.path(),
+        &["status"],
+        3,
+        "gnfc.toml:2:1: unknown field `timeout_sec`",
     );
 }
 
@@ -409,9 +408,7 @@ fn a_database_gnfc_cannot_read_exits_4() {
         &["--db", "results.db", "status"][..],
         &["--db", "results.db", "show", "1"],
     ] {
-        let (status, out) = code(dir.path(), args);
-        assert_eq!(status, Some(4), "{args:?}: {out}");
-        assert!(out.contains("results.db is not a gnfc database"), "{out}");
+        fails_with(dir.path(), args, 4, "results.db is not a gnfc database");
     }
     assert_eq!(
         std::fs::read(dir.path().join("results.db")).unwrap(),
@@ -423,7 +420,10 @@ fn a_database_gnfc_cannot_read_exits_4() {
 fn partly_done_work_exits_6() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("empty")).unwrap();
-    let (status, out) = code(dir.path(), &["corpus", "add", "empty"]);
-    assert_eq!(status, Some(6), "{out}");
-    assert!(out.contains("holds no flake.nix"), "{out}");
+    fails_with(
+        dir.path(),
+        &["corpus", "add", "empty"],
+        6,
+        "holds no flake.nix",
+    );
 }
