@@ -104,26 +104,25 @@ async fn find_test(
     run: Option<&str>,
     test_id: i64,
 ) -> anyhow::Result<(RunRow, TestRow, Vec<StderrRow>)> {
-    let named = match run {
-        Some(_) => Some(pick_run(db, run).await?),
-        None => None,
-    };
-    let found = db
-        .test(test_id)
-        .await?
-        .filter(|t| named.as_ref().is_none_or(|r| r.id == t.run_id));
-    let Some(test) = found else {
-        anyhow::bail!(
-            "no test {test_id}{}: test ids are in `gnfc report --format json` and `gnfc classify --unknown`",
-            run.map(|r| format!(" in run '{r}'")).unwrap_or_default()
-        )
-    };
-    let run = match named {
-        Some(run) => run,
+    let test = db.get_test(test_id).await?;
+    let run = match run {
+        Some(named) => {
+            let run = pick_run(db, Some(named)).await?;
+            if run.id != test.run_id {
+                anyhow::bail!(
+                    "test {test_id} is not of run '{named}'; leave out --run to explain it"
+                );
+            }
+            run
+        }
         None => db.run(&test.run_id.to_string()).await?,
     };
-    let mut rows = db.classified_stderr(run.id).await?;
-    rows.retain(|r| r.test_id == test_id);
+    let rows = db
+        .test_stderr(test_id)
+        .await?
+        .into_iter()
+        .filter_map(|(row, classifying)| classifying.then_some(row))
+        .collect();
     Ok((run, test, rows))
 }
 
