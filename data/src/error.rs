@@ -23,10 +23,42 @@ pub enum DataError {
     RunExists(String),
     #[error("no run named '{0}' (see `gnfc status` for the runs recorded)")]
     NoSuchRun(String),
+    #[error("no test {id} ({})", held_tests(*held))]
+    NoSuchTest {
+        id: i64,
+        /// The lowest and highest test ids the database holds, if any.
+        held: Option<(i64, i64)>,
+    },
+    #[error("no flake '{name}' ({})", held_flakes(known, *corpus))]
+    NoSuchFlake {
+        name: String,
+        /// A few flakes of the corpus, those whose name contains `name` first.
+        known: Vec<String>,
+        /// How many flakes the corpus holds.
+        corpus: usize,
+    },
     #[error("the database holds a value gnfc does not know: {0}")]
     Corrupt(String),
     #[error("cannot (de)compress stored stderr: {0}")]
     Compression(std::io::Error),
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
+}
+
+fn held_tests(held: Option<(i64, i64)>) -> String {
+    match held {
+        Some((first, last)) => format!("the database holds tests {first}–{last}"),
+        None => "the database holds no tests yet: start a run with `gnfc run`".to_owned(),
+    }
+}
+
+fn held_flakes(known: &[String], corpus: usize) -> String {
+    match corpus {
+        0 => "the corpus is empty: add flakes with `gnfc corpus add`".to_owned(),
+        n if n == known.len() => format!("the corpus holds {}", known.join(", ")),
+        n => format!(
+            "the corpus holds {n} flakes, among them {}; `gnfc corpus list` lists them all",
+            known.join(", ")
+        ),
+    }
 }

@@ -15,6 +15,7 @@ mod backend;
 mod blob;
 mod error;
 mod flakes;
+mod lookup;
 mod model;
 mod recheck;
 mod runs;

@@ -145,6 +145,9 @@ macro_rules! test_columns {
 /// The columns of [`TestRow`], for one run (`$1`), in plan order.
 pub(crate) const TEST_SELECT: &str = concat!(test_columns!(), " WHERE t.run_id = $1 ORDER BY t.id");
 
+/// The columns of [`TestRow`] and their joins, for other modules' own `WHERE`.
+pub(crate) const TEST_COLUMNS: &str = test_columns!();
+
 pub(crate) fn test_from_row(row: &sqlx::any::AnyRow) -> Result<TestRow, DataError> {
     let (owner, name, subdir): (String, String, String) = (
         row.try_get("owner")?,
@@ -181,12 +184,24 @@ pub(crate) fn test_from_row(row: &sqlx::any::AnyRow) -> Result<TestRow, DataErro
     })
 }
 
+/// The columns of [`OutputRow`] and their join, before a `WHERE`.
+macro_rules! output_columns {
+    () => {
+        "SELECT o.test_id, o.attr_path, o.status, o.drv_path, o.eval_ms, o.error_class,
+             o.error_category, o.error_detail
+         FROM outputs o JOIN tests t ON t.id = o.test_id"
+    };
+}
+
 /// The columns of [`OutputRow`], for one run (`$1`), by test.
-pub(crate) const OUTPUT_SELECT: &str =
-    "SELECT o.test_id, o.attr_path, o.status, o.drv_path, o.eval_ms, o.error_class,
-         o.error_category, o.error_detail
-     FROM outputs o JOIN tests t ON t.id = o.test_id
-     WHERE t.run_id = $1 ORDER BY o.test_id, o.id";
+pub(crate) const OUTPUT_SELECT: &str = concat!(
+    output_columns!(),
+    " WHERE t.run_id = $1 ORDER BY o.test_id, o.id"
+);
+
+/// The columns of [`OutputRow`], for one test (`$1`), in recording order.
+pub(crate) const TEST_OUTPUT_SELECT: &str =
+    concat!(output_columns!(), " WHERE o.test_id = $1 ORDER BY o.id");
 
 pub(crate) fn output_from_row(row: &sqlx::any::AnyRow) -> Result<OutputRow, DataError> {
     Ok(OutputRow {

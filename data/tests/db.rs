@@ -177,6 +177,7 @@ on_both_backends!(
     duplicate_run_name_is_refused_and_changes_nothing,
     scrape_pages_dedupe_across_sources_and_save_the_cursor,
     fetches_record_commit_or_failure,
+    triage_lookups_name_what_is_held,
 );
 
 fn repo(name: &str) -> NewRepo {
@@ -1069,4 +1070,156 @@ async fn fetches_record_commit_or_failure(t: &TestDb) {
         "a failed repo is tried again, a fetched one is not"
     );
     assert_eq!(db.repos_to_fetch(true).await.unwrap().len(), 2);
+}
+
+async fn triage_lookups_name_what_is_held(t: &TestDb) {
+    let db = &t.db;
+    let missing = db.get_test(1).await.unwrap_err();
+    assert!(
+        matches!(missing, DataError::NoSuchTest { id: 1, held: None }),
+        "{missing:?}"
+    );
+    let flakes = corpus(db).await;
+    let (first_run, _) = planned_run(db, "first", &flakes).await;
+    let pending = db.pending_tests(first_run).await.unwrap();
+    let ids: Vec<i64> = pending.iter().map(|p| p.test_id).collect();
+    let (low, high) = (*ids.iter().min().unwrap(), *ids.iter().max().unwrap());
+    assert_eq!(db.get_test(ids[0]).await.unwrap().id, ids[0]);
+    let missing = db.get_test(high + 100).await.unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        format!(
+            "no test {} (the database holds tests {low}–{high})",
+            high + 100
+        )
+    );
+
+    // A lock failure: its class comes from the lock stage, not the prepare stage's warning;
+    // the stderr comes back in stage order whatever the order it was recorded in.
+    let mut lock_fail = record(Outcome::LockFail);
+    lock_fail.class = Some(class("unknown", "unknown", None));
+    lock_fail.stderr = vec![
+        stderr(Stage::Lock, "", b"error: cannot lock", 18),
+        stderr(Stage::Prepare, "", b"warning: dirty", 14),
+    ];
+    db.record_test(ids[0], &lock_fail).await.unwrap();
+    let rows = db.test_stderr(ids[0]).await.unwrap();
+    let got: Vec<(Stage, bool, &[u8])> = rows
+        .iter()
+        .map(|(r, classifying)| (r.stage, *classifying, r.text.kept.as_slice()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Stage::Prepare, false, &b"warning: dirty"[..]),
+            (Stage::Lock, true, &b"error: cannot lock"[..]),
+        ]
+    );
+
+    // A partial test: only the failed output's eval stderr named a class.
+    let mut partial = record(Outcome::Partial);
+    let missing_attr = class("missing-attribute", "flake", Some("x"));
+    partial.outputs = vec![
+        output(
+            "packages.x86_64-linux.b",
+            OutputStatus::Fail,
+            Some(missing_attr.clone()),
+        ),
+        output("packages.x86_64-linux.a", OutputStatus::Pass, None),
+    ];
+    partial.stderr = vec![
+        stderr(Stage::Eval, "packages.x86_64-linux.a", b"warning: x", 10),
+        stderr(
+            Stage::Eval,
+            "packages.x86_64-linux.b",
+            b"error: attribute 'x' missing",
+            28,
+        ),
+    ];
+    db.record_test(ids[1], &partial).await.unwrap();
+    let outputs: Vec<String> = db
+        .test_outputs(ids[1])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| format!("{} {}", o.attr_path, o.status))
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            "packages.x86_64-linux.b fail",
+            "packages.x86_64-linux.a pass"
+        ],
+        "in the order they were evaluated"
+    );
+    let classified: Vec<(String, bool, Option<String>)> = db
+        .test_stderr(ids[1])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(r, classifying)| (r.attr_path, classifying, r.class))
+        .collect();
+    assert_eq!(
+        classified,
+        [
+            ("packages.x86_64-linux.a".to_owned(), false, None),
+            (
+                "packages.x86_64-linux.b".to_owned(),
+                true,
+                Some("missing-attribute".to_owned())
+            ),
+        ]
+    );
+    assert!(db.test_outputs(ids[2]).await.unwrap().is_empty());
+
+    // Flakes by label and by id; a new snapshot is the same flake.
+    let root = db.flake_snapshots("corpus/a").await.unwrap();
+    assert_eq!(root.len(), 1);
+    assert_eq!(root[0].subdir, "");
+    let sub = db.flake_snapshots("corpus/a/sub").await.unwrap();
+    assert_eq!(
+        sub.iter().map(|f| f.label()).collect::<Vec<_>>(),
+        ["corpus/a/sub"]
+    );
+    for unknown in ["corpus/zzz", "corpus", "99999", "corpus/a/sub/deeper"] {
+        let err = db.flake_snapshots(unknown).await.unwrap_err();
+        let DataError::NoSuchFlake { known, corpus, .. } = &err else {
+            panic!("{unknown}: {err:?}");
+        };
+        assert_eq!(*corpus, 3, "{err}");
+        assert_eq!(known.len(), 3, "{err}");
+    }
+    let err = db.flake_snapshots("sub").await.unwrap_err().to_string();
+    assert!(
+        err.starts_with("no flake 'sub' (the corpus holds corpus/a/sub, "),
+        "the flakes whose name holds what was asked come first: {err}"
+    );
+
+    db.add_snapshot(
+        &repo("a"),
+        &snapshot("sha256-a2", "/store/a2", &[flake("")]),
+    )
+    .await
+    .unwrap();
+    let both = db.flake_snapshots(&root[0].id.to_string()).await.unwrap();
+    let revisions: Vec<&str> = both.iter().map(|f| f.revision.as_str()).collect();
+    assert_eq!(revisions, ["sha256-a1", "sha256-a2"], "oldest first");
+    assert_eq!(db.flake_snapshots("corpus/a").await.unwrap().len(), 2);
+    // A flake's tests across runs: runs in start order, then by combo.
+    let (later_run, _) = planned_run(db, "later", &db.corpus().await.unwrap()).await;
+    let tests = db.flake_tests(root[0].repo_id, "").await.unwrap();
+    let got: Vec<(i64, &str, i64)> = tests
+        .iter()
+        .map(|t| (t.run_id, t.resolver.as_str(), t.flake_id))
+        .collect();
+    let (old, new) = (both[0].id, both[1].id);
+    assert_eq!(
+        got,
+        [
+            (first_run, "committed", old),
+            (first_run, "native", old),
+            (later_run, "committed", new),
+            (later_run, "native", new),
+        ]
+    );
 }

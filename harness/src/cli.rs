@@ -13,7 +13,13 @@ use crate::config::ExecutorKind;
 /// Test Nix flakes against Nix implementations and lock resolvers, and tell exactly what
 /// broke and why.
 #[derive(Debug, Parser)]
-#[command(name = "gnfc", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "gnfc",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = crate::exit::HELP
+)]
 pub struct Cli {
     /// Configuration file [default: ./gnfc.toml if present, else built-in defaults]
     #[arg(long, global = true, value_name = "FILE")]
@@ -74,6 +80,31 @@ pub enum Command {
     Compare(CompareArgs),
     /// Compare a run with an earlier one, combo by combo (for nightly CI)
     Diff(DiffArgs),
+    /// One test: flake, combo, outcome and class, timings, each stage's stderr with the line
+    /// the winning rule matched marked, the lockfile, the outputs
+    Show {
+        /// Test id (as in `gnfc report --format json`, `gnfc history`)
+        test: i64,
+    },
+    /// One flake's result per run and combo, runs in the order they started, and where a
+    /// combo's result changed
+    History {
+        /// The flake: `owner/repo[/subdir]`, or the id of one of its snapshots
+        flake: String,
+        #[arg(long, value_enum, default_value_t = ViewFormat::Text)]
+        format: ViewFormat,
+    },
+    /// Two tests' lockfiles compared node by node: nodes only in one, nodes locked
+    /// differently, input edges (inputs, follows) that differ
+    #[command(name = "lock-diff")]
+    LockDiff {
+        /// Test id of the first lockfile
+        a: i64,
+        /// Test id of the second lockfile
+        b: i64,
+        #[arg(long, value_enum, default_value_t = ViewFormat::Text)]
+        format: ViewFormat,
+    },
     /// The caching HTTPS proxy on its own, and its cache
     #[command(subcommand)]
     Proxy(ProxyCommand),
@@ -211,6 +242,13 @@ pub struct DiffArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
     Md,
+    Json,
+}
+
+/// The format of the triage views (`history`, `lock-diff`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ViewFormat {
+    Text,
     Json,
 }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod conformance;
 pub mod corpus_intake;
 pub mod executor;
+pub mod exit;
 pub mod flake_list;
 pub mod metrics;
 pub mod outputs;

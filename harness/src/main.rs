@@ -1,9 +1,21 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use gnfc::exit::Status;
 
 fn main() -> ExitCode {
-    let cli = gnfc::cli::Cli::parse();
+    let cli = match gnfc::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // `--help` and `--version` come this way too, and are no error.
+            return if e.use_stderr() {
+                Status::Usage.into()
+            } else {
+                Status::Ok.into()
+            };
+        }
+    };
     gnfc::cli::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -12,14 +24,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return Status::Other.into();
         }
     };
     match runtime.block_on(gnfc::commands::dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            Status::of_error(&e).into()
         }
     }
 }

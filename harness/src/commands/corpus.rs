@@ -10,6 +10,7 @@ use gnfc_scrapers::{discover_local, SourceStore};
 use super::{pick_run, Context};
 use crate::conformance;
 use crate::corpus_intake::{record, snapshot};
+use crate::exit::Status;
 
 pub async fn add(
     ctx: &Context,
@@ -84,7 +85,7 @@ pub async fn add(
     }
     Ok(if failures > 0 {
         eprintln!("{failures} problem(s) above; everything else was added");
-        ExitCode::FAILURE
+        Status::Partial.into()
     } else {
         ExitCode::SUCCESS
     })
@@ -156,6 +157,6 @@ pub async fn check(ctx: &Context, run: Option<&str>, strict: bool) -> anyhow::Re
     Ok(if check.mismatches.is_empty() && !uncovered {
         ExitCode::SUCCESS
     } else {
-        ExitCode::FAILURE
+        Status::CheckFailed.into()
     })
 }

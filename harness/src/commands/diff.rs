@@ -6,6 +6,7 @@ use gnfc_reports::RunData;
 
 use super::Context;
 use crate::cli::{DiffArgs, DiffFormat};
+use crate::exit::Status;
 use crate::ui::spinner;
 
 pub async fn diff(ctx: &Context, args: DiffArgs) -> anyhow::Result<ExitCode> {
@@ -21,7 +22,7 @@ pub async fn diff(ctx: &Context, args: DiffArgs) -> anyhow::Result<ExitCode> {
         DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&diff)?),
     }
     Ok(if args.fail_on_regression && diff.has_regression() {
-        ExitCode::from(1)
+        Status::CheckFailed.into()
     } else {
         ExitCode::SUCCESS
     })

@@ -9,6 +9,7 @@ use gnfc_scrapers::{HttpOptions, SharedProgress, SourceStore};
 
 use super::Context;
 use crate::cli::FetchArgs;
+use crate::exit::Status;
 use crate::ui::{plural, BarProgress};
 
 pub async fn fetch(ctx: &Context, args: FetchArgs) -> anyhow::Result<ExitCode> {
@@ -99,7 +100,7 @@ pub async fn fetch(ctx: &Context, args: FetchArgs) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(if failed > 0 {
-        ExitCode::FAILURE
+        Status::Partial.into()
     } else {
         ExitCode::SUCCESS
     })

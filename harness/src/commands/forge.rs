@@ -11,6 +11,7 @@ use gnfc_scrapers::{head_commit_time, Forge, Found, SourceStore};
 
 use super::Context;
 use crate::corpus_intake;
+use crate::exit::Status;
 
 pub async fn serve(
     ctx: &Context,
@@ -134,7 +135,7 @@ pub async fn add(
         mirror.display()
     );
     Ok(if failed + problems > 0 {
-        ExitCode::FAILURE
+        Status::Partial.into()
     } else {
         ExitCode::SUCCESS
     })

@@ -6,12 +6,15 @@ mod corpus;
 mod diff;
 mod fetch;
 mod forge;
+mod history;
 mod images;
+mod lock_diff;
 mod metrics;
 mod proxy;
 mod report;
 mod run;
 mod scrape;
+mod show;
 mod triage;
 
 use std::path::PathBuf;
@@ -107,6 +110,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::report(&ctx, args).await,
         Command::Compare(args) => compare::compare(&ctx, args).await,
         Command::Diff(args) => diff::diff(&ctx, args).await,
+        Command::Show { test } => show::show(&ctx, test).await,
+        Command::History { flake, format } => history::history(&ctx, &flake, format).await,
+        Command::LockDiff { a, b, format } => lock_diff::lock_diff(&ctx, a, b, format).await,
         Command::Proxy(ProxyCommand::Serve(args)) => proxy::serve(&ctx, args).await,
         Command::Proxy(ProxyCommand::Stats { cache, json }) => {
             proxy::stats(&ctx, cache, json).await

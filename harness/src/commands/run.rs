@@ -11,6 +11,7 @@ use super::Context;
 use crate::cli::RunArgs;
 use crate::config::{self, Config};
 use crate::executor::{self, Chosen};
+use crate::exit::Status;
 use crate::scheduler::{self, Ending, Job};
 
 pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -99,7 +100,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
                 "interrupted: {} of {} tests recorded; finish with `gnfc run --resume {}`",
                 run.done, run.planned, run.name
             );
-            Ok(ExitCode::from(130))
+            Ok(Status::Interrupted.into())
         }
     }
 }

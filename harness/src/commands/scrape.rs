@@ -13,6 +13,7 @@ use gnfc_scrapers::{Http, HttpOptions, ScrapeReport, SharedProgress, Source};
 use super::Context;
 use crate::cli::{ScrapeArgs, ScrapeCommand};
 use crate::config::Secret;
+use crate::exit::Status;
 use crate::ui::{plural, BarProgress};
 
 /// An environment variable, else the config's token.
@@ -116,7 +117,7 @@ pub async fn scrape(ctx: &Context, command: ScrapeCommand) -> anyhow::Result<Exi
     match stopped {
         Some(e) => {
             eprintln!("error: the {name} scrape stopped: {e}");
-            Ok(ExitCode::FAILURE)
+            Ok(Status::Partial.into())
         }
         None => {
             if !ctx.quiet {

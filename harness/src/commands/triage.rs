@@ -12,6 +12,7 @@ use gnfc_data::{Classification, Db, RunRow, StderrRow, TestRow};
 
 use super::{pick_run, Context};
 use crate::reclassify::{classify_rows, reclassify};
+use crate::ui::MatchedLine;
 use crate::wiring::{load_overrides, load_rules, user_rule_files};
 
 /// `gnfc classify --explain TEST_ID`.
@@ -79,7 +80,11 @@ pub async fn explain(ctx: &Context, run: Option<&str>, test_id: i64) -> anyhow::
             if let Some(link) = &rule.tracking {
                 println!("    tracking: {link}");
             }
-            print_highlighted(&row.text.kept, hit.span.clone());
+            let line = MatchedLine::of(&row.text.kept, hit.span.clone());
+            println!(
+                "{}",
+                line.underlined(&format!("    line {}: ", line.number))
+            );
         }
         println!(
             "  → {}{}",
@@ -99,51 +104,26 @@ async fn find_test(
     run: Option<&str>,
     test_id: i64,
 ) -> anyhow::Result<(RunRow, TestRow, Vec<StderrRow>)> {
-    let named = match run {
-        Some(_) => Some(pick_run(db, run).await?),
-        None => None,
-    };
-    let found = db
-        .test(test_id)
-        .await?
-        .filter(|t| named.as_ref().is_none_or(|r| r.id == t.run_id));
-    let Some(test) = found else {
-        anyhow::bail!(
-            "no test {test_id}{}: test ids are in `gnfc report --format json` and `gnfc classify --unknown`",
-            run.map(|r| format!(" in run '{r}'")).unwrap_or_default()
-        )
-    };
-    let run = match named {
-        Some(run) => run,
+    let test = db.get_test(test_id).await?;
+    let run = match run {
+        Some(named) => {
+            let run = pick_run(db, Some(named)).await?;
+            if run.id != test.run_id {
+                anyhow::bail!(
+                    "test {test_id} is not of run '{named}'; leave out --run to explain it"
+                );
+            }
+            run
+        }
         None => db.run(&test.run_id.to_string()).await?,
     };
-    let mut rows = db.classified_stderr(run.id).await?;
-    rows.retain(|r| r.test_id == test_id);
+    let rows = db
+        .test_stderr(test_id)
+        .await?
+        .into_iter()
+        .filter_map(|(row, classifying)| classifying.then_some(row))
+        .collect();
     Ok((run, test, rows))
-}
-
-/// Prints the line holding the start of `span` with the matched part underlined.
-fn print_highlighted(stderr: &[u8], span: std::ops::Range<usize>) {
-    let start = span.start.min(stderr.len());
-    let line_start = stderr[..start]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let line_end = stderr[start..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(stderr.len(), |i| start + i);
-    let number = stderr[..line_start].iter().filter(|&&b| b == b'\n').count() + 1;
-    let before = String::from_utf8_lossy(&stderr[line_start..start]);
-    let matched = String::from_utf8_lossy(&stderr[start..span.end.clamp(start, line_end)]);
-    let after = String::from_utf8_lossy(&stderr[span.end.clamp(start, line_end)..line_end]);
-    let prefix = format!("    line {number}: ");
-    println!("{prefix}{before}{matched}{after}");
-    println!(
-        "{}{}",
-        " ".repeat(prefix.chars().count() + before.chars().count()),
-        "^".repeat(matched.chars().count().max(1))
-    );
 }
 
 /// `gnfc classify --unknown`.
