@@ -19,3 +19,4 @@ mod proxy_commands;
 mod reports;
 mod scrape_fetch;
 mod source_commit;
+mod triage_cli;

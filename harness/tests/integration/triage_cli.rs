@@ -6,15 +6,10 @@
 //! `native` and `committed` resolvers (both pass, locked to different commits), then the
 //! flake is broken (it selects an attribute the input lacks) and run `r2` fails in both.
 
-// Test helpers panic on anything unexpected: that is how a test fails.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{gnfc, gnfc_ok, text};
+use crate::common::{text, Workspace};
 
 /// The flake's label: `owner/repo` from its last two path components.
 const FLAKE: &str = "flakes/demo";
@@ -55,9 +50,9 @@ fn flake_nix(dep: &Path, attr: &str) -> String {
 }
 
 /// A workspace holding runs `r1` (passing) and `r2` (broken), as the module says.
-fn recorded() -> tempfile::TempDir {
-    let ws = tempfile::tempdir().unwrap();
-    let dep = ws.path().join("dep");
+fn recorded() -> Workspace {
+    let ws = Workspace::new();
+    let dep = ws.join("dep");
     std::fs::create_dir(&dep).unwrap();
     std::fs::write(
         dep.join("flake.nix"),
@@ -68,7 +63,7 @@ fn recorded() -> tempfile::TempDir {
     git(&dep, &["add", "."]);
     git(&dep, &["commit", "-qm", "one"]);
 
-    let repo = ws.path().join(FLAKE);
+    let repo = ws.join(FLAKE);
     std::fs::create_dir_all(&repo).unwrap();
     std::fs::write(repo.join("flake.nix"), flake_nix(&dep, "value")).unwrap();
     git(&repo, &["init", "-q"]);
@@ -95,24 +90,21 @@ fn recorded() -> tempfile::TempDir {
     git(&dep, &["commit", "-qam", "two"]);
 
     let run = |name: &str| {
-        gnfc_ok(ws.path(), &["--quiet", "corpus", "add", FLAKE]);
-        gnfc_ok(
-            ws.path(),
-            &[
-                "--quiet",
-                "run",
-                "--name",
-                name,
-                "--executor",
-                "host",
-                "--impl",
-                "nix-2.8",
-                "--resolver",
-                "native,committed",
-                "--timeout",
-                "60",
-            ],
-        );
+        ws.gnfc_ok(&["--quiet", "corpus", "add", FLAKE]);
+        ws.gnfc_ok(&[
+            "--quiet",
+            "run",
+            "--name",
+            name,
+            "--executor",
+            "host",
+            "--impl",
+            "nix-2.8",
+            "--resolver",
+            "native,committed",
+            "--timeout",
+            "60",
+        ]);
     };
     run("r1");
     std::fs::write(repo.join("flake.nix"), flake_nix(&dep, "nosuch")).unwrap();
@@ -122,8 +114,8 @@ fn recorded() -> tempfile::TempDir {
 }
 
 /// The test ids of the flake per run and combo, from `gnfc history --format json`.
-fn test_id(dir: &Path, run: &str, combo: &str) -> i64 {
-    let history: serde_json::Value = json(dir, &["history", FLAKE, "--format", "json"]);
+fn test_id(ws: &Workspace, run: &str, combo: &str) -> i64 {
+    let history = ws.json(&["history", FLAKE, "--format", "json"]);
     let column = history["combos"]
         .as_array()
         .unwrap()
@@ -139,14 +131,14 @@ fn test_id(dir: &Path, run: &str, combo: &str) -> i64 {
     row["results"][column]["test_id"].as_i64().unwrap()
 }
 
-fn code(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = gnfc(dir, args);
+fn code(ws: &Workspace, args: &[&str]) -> (Option<i32>, String) {
+    let out = ws.gnfc(args);
     (out.status.code(), text(&out))
 }
 
 /// Runs gnfc, requiring exit status `status` and `message` in what it printed.
-fn fails_with(dir: &Path, args: &[&str], status: i32, message: &str) {
-    let (got, out) = code(dir, args);
+fn fails_with(ws: &Workspace, args: &[&str], status: i32, message: &str) {
+    let (got, out) = code(ws, args);
     assert_eq!(got, Some(status), "gnfc {args:?}: {out}");
     assert!(
         out.contains(message),
@@ -154,16 +146,11 @@ fn fails_with(dir: &Path, args: &[&str], status: i32, message: &str) {
     );
 }
 
-fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&gnfc_ok(dir, args)).unwrap()
-}
-
 #[test]
 fn show_marks_the_line_the_winning_rule_matched() {
     let ws = recorded();
-    let dir = ws.path();
-    let broken = test_id(dir, "r2", "nix-2.8/native");
-    let out = gnfc_ok(dir, &["show", &broken.to_string()]);
+    let broken = test_id(&ws, "r2", "nix-2.8/native");
+    let out = ws.gnfc_ok(&["show", &broken.to_string()]);
     assert!(out.contains(&format!("test {broken} of run 'r2'")), "{out}");
     assert!(
         out.contains(&format!("flake     {FLAKE} (snapshot ")),
@@ -209,8 +196,8 @@ fn show_marks_the_line_the_winning_rule_matched() {
         "{out}"
     );
 
-    let passed = test_id(dir, "r1", "nix-2.8/native");
-    let out = gnfc_ok(dir, &["show", &passed.to_string()]);
+    let passed = test_id(&ws, "r1", "nix-2.8/native");
+    let out = ws.gnfc_ok(&["show", &passed.to_string()]);
     assert!(out.contains("outcome   pass"), "{out}");
     assert!(
         !out.lines().any(|l| l.starts_with('>')),
@@ -223,7 +210,7 @@ fn show_marks_the_line_the_winning_rule_matched() {
     assert!(output.contains("-hello.drv  ("), "{output}");
 
     fails_with(
-        dir,
+        &ws,
         &["show", "999"],
         2,
         "error: no test 999 (the database holds tests 1–4)",
@@ -233,8 +220,7 @@ fn show_marks_the_line_the_winning_rule_matched() {
 #[test]
 fn history_marks_where_each_combo_started_failing() {
     let ws = recorded();
-    let dir = ws.path();
-    let out = gnfc_ok(dir, &["history", FLAKE]);
+    let out = ws.gnfc_ok(&["history", FLAKE]);
     assert!(
         out.starts_with(&format!("{FLAKE}: 2 runs, 2 combos\n")),
         "{out}"
@@ -251,7 +237,7 @@ fn history_marks_where_each_combo_started_failing() {
     let revision = |line: &str| line.split_whitespace().nth(3).unwrap().to_owned();
     assert_ne!(revision(r1), revision(r2), "{out}");
     for combo in ["nix-2.8/committed", "nix-2.8/native"] {
-        let test = test_id(dir, "r2", combo);
+        let test = test_id(&ws, "r2", combo);
         assert!(
             out.contains(&format!(
                 "* {combo}: started failing in run 'r2' (test {test}): pass → partial (missing-attribute)"
@@ -260,13 +246,13 @@ fn history_marks_where_each_combo_started_failing() {
         );
     }
     // By a snapshot's id, the same history.
-    let json = json(dir, &["history", "1", "--format", "json"]);
+    let json = ws.json(&["history", "1", "--format", "json"]);
     assert_eq!(json["flake"], FLAKE);
     assert_eq!(json["changes"].as_array().unwrap().len(), 2, "{json}");
     assert_eq!(json["changes"][0]["kind"], "started-failing", "{json}");
 
     fails_with(
-        dir,
+        &ws,
         &["history", "nobody/nothing"],
         2,
         &format!("error: no flake 'nobody/nothing' (the corpus holds {FLAKE})"),
@@ -276,10 +262,9 @@ fn history_marks_where_each_combo_started_failing() {
 #[test]
 fn lock_diff_names_the_input_the_resolvers_locked_apart() {
     let ws = recorded();
-    let dir = ws.path();
-    let native = test_id(dir, "r1", "nix-2.8/native").to_string();
-    let committed = test_id(dir, "r1", "nix-2.8/committed").to_string();
-    let out = gnfc_ok(dir, &["lock-diff", &native, &committed]);
+    let native = test_id(&ws, "r1", "nix-2.8/native").to_string();
+    let committed = test_id(&ws, "r1", "nix-2.8/committed").to_string();
+    let out = ws.gnfc_ok(&["lock-diff", &native, &committed]);
     assert!(
         out.contains(&format!(
             "a: test {native} ({FLAKE}, nix-2.8/native, run 1): pass"
@@ -294,7 +279,7 @@ fn lock_diff_names_the_input_the_resolvers_locked_apart() {
     assert!(!out.contains("only in"), "the same nodes: {out}");
     assert!(!out.contains("inputs that differ"), "the same edges: {out}");
 
-    let json = json(dir, &["lock-diff", &native, &committed, "--format", "json"]);
+    let json = ws.json(&["lock-diff", &native, &committed, "--format", "json"]);
     assert_eq!(json["a"]["resolver"], "native");
     assert_eq!(json["b"]["resolver"], "committed");
     let diff = &json["diff"];
@@ -314,10 +299,10 @@ fn lock_diff_names_the_input_the_resolvers_locked_apart() {
     );
     assert_ne!(a, b);
 
-    let same = gnfc_ok(dir, &["lock-diff", &native, &native]);
+    let same = ws.gnfc_ok(&["lock-diff", &native, &native]);
     assert!(same.contains("lock the same nodes alike"), "{same}");
     fails_with(
-        dir,
+        &ws,
         &["lock-diff", &native, "4000"],
         2,
         "no test 4000 (the database holds tests 1–4)",
@@ -327,8 +312,7 @@ fn lock_diff_names_the_input_the_resolvers_locked_apart() {
 #[test]
 fn one_means_a_failed_check_and_nothing_else() {
     let ws = recorded();
-    let dir = ws.path();
-    let (status, out) = code(dir, &["diff", "r1", "r2", "--fail-on-regression"]);
+    let (status, out) = code(&ws, &["diff", "r1", "r2", "--fail-on-regression"]);
     assert_eq!(status, Some(1), "a regression: {out}");
     assert!(out.contains(FLAKE), "{out}");
     for (args, why) in [
@@ -346,30 +330,30 @@ fn one_means_a_failed_check_and_nothing_else() {
             "no expectation is no mismatch",
         ),
     ] {
-        let (status, out) = code(dir, args);
+        let (status, out) = code(&ws, args);
         assert_eq!(status, Some(0), "{why}: {out}");
     }
     // --strict fails on a flake without expect.toml; a run that does not exist is no
     // regression but a wrong command line.
     let strict = ["corpus", "check", "--run", "r1", "--strict"];
-    fails_with(dir, &strict, 1, &format!("NO EXPECTATION {FLAKE}"));
+    fails_with(&ws, &strict, 1, &format!("NO EXPECTATION {FLAKE}"));
     let missing = ["diff", "r1", "nightly", "--fail-on-regression"];
-    fails_with(dir, &missing, 2, "no run named 'nightly'");
+    fails_with(&ws, &missing, 2, "no run named 'nightly'");
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_lists_every_status() {
-    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
     for args in [
         &["frobnicate"][..],
         &["show", "twelve"],
         &["lock-diff", "1"],
         &["history"],
     ] {
-        let (status, out) = code(dir.path(), args);
+        let (status, out) = code(&ws, args);
         assert_eq!(status, Some(2), "{args:?}: {out}");
     }
-    let (status, help) = code(dir.path(), &["--help"]);
+    let (status, help) = code(&ws, &["--help"]);
     assert_eq!(status, Some(0), "{help}");
     for line in [
         "Exit status:",
@@ -380,7 +364,7 @@ fn usage_errors_exit_2_and_help_lists_every_status() {
         assert!(help.contains(line), "{line:?} missing from --help:\n{help}");
     }
     fails_with(
-        dir.path(),
+        &ws,
         &["show", "1"],
         2,
         "no test 1 (the database holds no tests yet",
@@ -389,10 +373,10 @@ fn usage_errors_exit_2_and_help_lists_every_status() {
 
 #[test]
 fn a_config_typo_exits_3() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("gnfc.toml"), "[limits]\ntimeout_sec = 5\n").unwrap();
+    let ws = Workspace::new();
+    std::fs::write(ws.join("gnfc.toml"), "[limits]\ntimeout_sec = 5\n").unwrap();
     fails_with(
-        dir.path(),
+        &ws,
         &["status"],
         3,
         "gnfc.toml:2:1: unknown field `timeout_sec`",
@@ -401,29 +385,21 @@ fn a_config_typo_exits_3() {
 
 #[test]
 fn a_database_gnfc_cannot_read_exits_4() {
-    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
     let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
-    std::fs::write(dir.path().join("results.db"), &garbage).unwrap();
+    std::fs::write(ws.join("results.db"), &garbage).unwrap();
     for args in [
         &["--db", "results.db", "status"][..],
         &["--db", "results.db", "show", "1"],
     ] {
-        fails_with(dir.path(), args, 4, "results.db is not a gnfc database");
+        fails_with(&ws, args, 4, "results.db is not a gnfc database");
     }
-    assert_eq!(
-        std::fs::read(dir.path().join("results.db")).unwrap(),
-        garbage
-    );
+    assert_eq!(std::fs::read(ws.join("results.db")).unwrap(), garbage);
 }
 
 #[test]
 fn partly_done_work_exits_6() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("empty")).unwrap();
-    fails_with(
-        dir.path(),
-        &["corpus", "add", "empty"],
-        6,
-        "holds no flake.nix",
-    );
+    let ws = Workspace::new();
+    std::fs::create_dir(ws.join("empty")).unwrap();
+    fails_with(&ws, &["corpus", "add", "empty"], 6, "holds no flake.nix");
 }
